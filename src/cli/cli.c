@@ -1,0 +1,636 @@
+/*
+ * cli.c - the `engage` command line: global options, the admin commands on
+ * the store (no server needed, safe beside a running `serve`), and `serve`.
+ *
+ * Commands are rows of one table (group, verb, usage, help, handler). Output
+ * follows C30: a person's text by default; with --json exactly one JSON
+ * object on stdout. Errors go to stderr with a non-zero exit; a command never
+ * leaves a half-made record (each is one store write).
+ */
+#include "cli/cli.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "http/server.h"
+#include "svc/auth.h"
+#include "svc/svc.h"
+
+#define EXIT_USAGE 2
+
+struct opts {
+    const char *store_url;
+    bool json;
+};
+
+/* Options of one command after its positional arguments. */
+struct cmd_args {
+    int npos;
+    const char *pos[4];
+    const char *model, *name, *site, *firmware;
+    const char *listen, *base_path, *threads, *cache_ttl;
+    bool password_stdin;
+    bool help;
+};
+
+struct cmd {
+    const char *group;
+    const char *verb; /* NULL for one-word commands */
+    int npos;         /* positional arguments required */
+    const char *usage;
+    const char *help;
+    const char *const *options; /* accepted --options; "=" suffix takes value */
+    int (*run)(struct eg_svc *svc, const struct opts *o, struct cmd_args *a);
+};
+
+static int fail(const struct eg_error *e)
+{
+    fprintf(stderr, "engage: %s\n", e->message);
+    return 1;
+}
+
+static void print_json(json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    puts(s);
+    free(s);
+    json_decref(v);
+}
+
+/* ---- the commands ---- */
+
+static int cmd_tenant_create(struct eg_svc *svc, const struct opts *o,
+                             struct cmd_args *a)
+{
+    struct eg_tenant t;
+    struct eg_error e;
+    if (eg_svc_tenant_create(svc, a->pos[0], &t, &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s}", "tenantId", t.tenant_id));
+    else
+        printf("tenantId: %s\n", t.tenant_id);
+    return 0;
+}
+
+static int add_tenant(void *ctx, const struct eg_tenant *t)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:s}", "tenantId", t->tenant_id,
+                                         "name", t->name));
+    return 0;
+}
+
+static int cmd_tenant_list(struct eg_svc *svc, const struct opts *o,
+                           struct cmd_args *a)
+{
+    (void)a;
+    struct eg_store_conn *c = eg_store_conn(svc->store);
+    json_t *arr = json_array();
+    struct eg_error e;
+    int rc = c ? eg_store_tenant_scan(c, add_tenant, arr) : EG_EUNAVAILABLE;
+    if (rc != 0) {
+        json_decref(arr);
+        eg_error_set(&e, rc, "cannot list tenants: %s", eg_err_message(rc));
+        return fail(&e);
+    }
+    if (o->json) {
+        print_json(json_pack("{s:o}", "tenants", arr));
+        return 0;
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(arr, i, t)
+    {
+        printf("%s\t%s\n", json_string_value(json_object_get(t, "tenantId")),
+               json_string_value(json_object_get(t, "name")));
+    }
+    json_decref(arr);
+    return 0;
+}
+
+static int cmd_key_create(struct eg_svc *svc, const struct opts *o,
+                          struct cmd_args *a)
+{
+    struct eg_key k;
+    char secret[EG_SUBKEY_MAX];
+    struct eg_error e;
+    if (eg_svc_key_create(svc, a->pos[0], &k, secret, &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s,s:s}", "keyId", k.key_id, "subscriptionKey",
+                             secret));
+    else
+        printf("keyId: %s\nsubscriptionKey: %s\n"
+               "(the subscription key is shown only this once)\n",
+               k.key_id, secret);
+    sodium_memzero(secret, sizeof(secret));
+    return 0;
+}
+
+static int cmd_key_revoke(struct eg_svc *svc, const struct opts *o,
+                          struct cmd_args *a)
+{
+    struct eg_error e;
+    if (eg_svc_key_revoke(svc, a->pos[0], &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s,s:b}", "keyId", a->pos[0], "revoked", 1));
+    else
+        printf("keyId: %s revoked\n", a->pos[0]);
+    return 0;
+}
+
+/* Read the first line of stdin into buf (without its newline). */
+static int read_password(char *buf, size_t len)
+{
+    if (fgets(buf, (int)len, stdin) == NULL)
+        return -1;
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] != '\n' && !feof(stdin))
+        return -1; /* longer than any password we take */
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return 0;
+}
+
+static int cmd_account_create(struct eg_svc *svc, const struct opts *o,
+                              struct cmd_args *a)
+{
+    char given[EG_PASSWORD_MAX + 2];
+    char password[EG_PASSWORD_MAX];
+    struct eg_error e;
+    const char *pw = NULL;
+    if (a->password_stdin) {
+        if (read_password(given, sizeof(given)) != 0) {
+            sodium_memzero(given, sizeof(given));
+            fprintf(stderr, "engage: --password-stdin: no password of at "
+                            "most %d bytes on standard input\n",
+                    EG_PASSWORD_MAX - 1);
+            return 1;
+        }
+        pw = given;
+    }
+    int rc = eg_svc_account_create(svc, a->pos[0], a->pos[1], pw, password, &e);
+    sodium_memzero(given, sizeof(given));
+    if (rc != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s,s:s}", "username", a->pos[1], "password",
+                             password));
+    else if (pw == NULL)
+        printf("username: %s\npassword: %s\n"
+               "(the password is shown only this once)\n",
+               a->pos[1], password);
+    else
+        printf("username: %s\n", a->pos[1]);
+    sodium_memzero(password, sizeof(password));
+    return 0;
+}
+
+static int cmd_account_remove(struct eg_svc *svc, const struct opts *o,
+                              struct cmd_args *a)
+{
+    struct eg_error e;
+    if (eg_svc_account_remove(svc, a->pos[0], a->pos[1], &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s,s:b}", "username", a->pos[1], "removed", 1));
+    else
+        printf("username: %s removed\n", a->pos[1]);
+    return 0;
+}
+
+static int cmd_profile_create(struct eg_svc *svc, const struct opts *o,
+                              struct cmd_args *a)
+{
+    struct eg_error e;
+    if (eg_svc_profile_create(svc, a->pos[0], a->pos[1], a->name, &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s}", "accessProfile", a->pos[1]));
+    else
+        printf("accessProfile: %s\n", a->pos[1]);
+    return 0;
+}
+
+static int fill_device(struct eg_device *d, const char *tenant,
+                       const char *model, const char *name, const char *site,
+                       const char *firmware, struct eg_error *e)
+{
+    memset(d, 0, sizeof(*d));
+    if (!eg_strlcpy(d->tenant_id, tenant, sizeof(d->tenant_id)))
+        return eg_error_set(e, EG_ENOTFOUND, "no tenant with id '%.64s'.",
+                            tenant);
+    if (!eg_strlcpy(d->model, model, sizeof(d->model)))
+        return eg_error_set(e, EG_EBADREQUEST, "the model '%.40s' is unknown.",
+                            model);
+    if (!eg_strlcpy(d->name, name, sizeof(d->name)) ||
+        (site && !eg_strlcpy(d->site_id, site, sizeof(d->site_id))) ||
+        (firmware &&
+         !eg_strlcpy(d->firmware_version, firmware, sizeof(d->firmware_version))))
+        return eg_error_set(e, EG_EBADREQUEST,
+                            "the name, site and firmware must be at most 256 "
+                            "bytes long.");
+    if ((site && site[0] == '\0') || (firmware && firmware[0] == '\0'))
+        return eg_error_set(e, EG_EBADREQUEST,
+                            "--site and --firmware must not be empty.");
+    return 0;
+}
+
+static int cmd_device_add(struct eg_svc *svc, const struct opts *o,
+                          struct cmd_args *a)
+{
+    struct eg_error e;
+    struct eg_device d;
+    if (a->model == NULL || a->name == NULL) {
+        fprintf(stderr, "engage: device add needs --model MODEL and --name "
+                        "NAME (see engage device add --help)\n");
+        return EXIT_USAGE;
+    }
+    if (fill_device(&d, a->pos[0], a->model, a->name, a->site, a->firmware,
+                    &e) != 0 ||
+        eg_svc_device_add(svc, &d, &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s}", "deviceId", d.device_id));
+    else
+        printf("deviceId: %s\n", d.device_id);
+    return 0;
+}
+
+static int cmd_device_remove(struct eg_svc *svc, const struct opts *o,
+                             struct cmd_args *a)
+{
+    struct eg_error e;
+    if (eg_svc_device_remove(svc, a->pos[0], a->pos[1], &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s,s:b}", "deviceId", a->pos[1], "removed", 1));
+    else
+        printf("deviceId: %s removed\n", a->pos[1]);
+    return 0;
+}
+
+static int cmd_demo(struct eg_svc *svc, const struct opts *o,
+                    struct cmd_args *a)
+{
+    (void)a;
+    static const struct {
+        const char *id, *name;
+    } profiles[] = {{"staff", "Staff, all doors"}, {"visitor", "Visitors, lobby"}};
+    static const struct {
+        const char *model, *name, *site, *fw;
+    } devices[] = {{"NDEB", "Front door", "hq", "3.2.1"},
+                   {"LEBMS", "Server room", "hq", "3.1.0"},
+                   {"MTKB", "Lobby reader", "hq", NULL}};
+    struct eg_tenant t;
+    struct eg_key k;
+    char secret[EG_SUBKEY_MAX], password[EG_PASSWORD_MAX];
+    struct eg_error e;
+    json_t *jp = json_array(), *jd = json_array();
+    int rc = eg_svc_tenant_create(svc, "Demo tenant", &t, &e);
+    if (rc == 0)
+        rc = eg_svc_key_create(svc, t.tenant_id, &k, secret, &e);
+    if (rc == 0)
+        rc = eg_svc_account_create(svc, t.tenant_id, "demo", NULL, password,
+                                   &e);
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        rc = eg_svc_profile_create(svc, t.tenant_id, profiles[i].id,
+                                   profiles[i].name, &e);
+        json_array_append_new(jp, json_string(profiles[i].id));
+    }
+    for (size_t i = 0; rc == 0 && i < 3; i++) {
+        struct eg_device d;
+        rc = fill_device(&d, t.tenant_id, devices[i].model, devices[i].name,
+                         devices[i].site, devices[i].fw, &e);
+        if (rc == 0)
+            rc = eg_svc_device_add(svc, &d, &e);
+        json_array_append_new(jd, json_string(d.device_id));
+    }
+    if (rc != 0) {
+        json_decref(jp);
+        json_decref(jd);
+        return fail(&e);
+    }
+    if (o->json) {
+        print_json(json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "tenantId",
+                             t.tenant_id, "subscriptionKey", secret, "username",
+                             "demo", "password", password, "accessProfiles", jp,
+                             "deviceIds", jd));
+    } else {
+        printf("tenantId: %s\nsubscriptionKey: %s\nusername: demo\n"
+               "password: %s\naccessProfiles: staff, visitor\n"
+               "(the key and password are shown only this once)\n",
+               t.tenant_id, secret, password);
+        json_decref(jp);
+        json_decref(jd);
+    }
+    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(password, sizeof(password));
+    return 0;
+}
+
+static const char *env_or(const char *v, const char *env, const char *def)
+{
+    if (v != NULL)
+        return v;
+    const char *e = getenv(env);
+    return e != NULL && e[0] != '\0' ? e : def;
+}
+
+static int parse_uint(const char *what, const char *s, unsigned max,
+                      unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (s[0] == '\0' || s[0] == '-' || *end != '\0' || v > max) {
+        fprintf(stderr, "engage: %s must be a whole number from 0 to %u\n",
+                what, max);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int cmd_serve(struct eg_svc *svc, const struct opts *o,
+                     struct cmd_args *a)
+{
+    (void)o;
+    struct eg_http_config cfg = {
+        .listen = env_or(a->listen, "ENGAGE_LISTEN", "127.0.0.1:8080"),
+        .base_path = env_or(a->base_path, "ENGAGE_BASE_PATH", "/engage"),
+    };
+    const char *threads = env_or(a->threads, "ENGAGE_THREADS", "0");
+    const char *ttl = env_or(a->cache_ttl, "ENGAGE_AUTH_CACHE_TTL", "60");
+    if (parse_uint("--threads", threads, 256, &cfg.threads) != 0 ||
+        parse_uint("--auth-cache-ttl", ttl, 86400, &cfg.auth_cache_ttl_s) != 0)
+        return EXIT_USAGE;
+    if (cfg.base_path[0] != '/') {
+        fprintf(stderr, "engage: --base-path must begin with '/'\n");
+        return EXIT_USAGE;
+    }
+    return eg_http_serve(svc->store, &cfg) == 0 ? 0 : 1;
+}
+
+/* ---- the table ---- */
+
+static const char *const no_opts[] = {NULL};
+static const char *const pw_opts[] = {"--password-stdin", NULL};
+static const char *const profile_opts[] = {"--name=", NULL};
+static const char *const device_opts[] = {"--model=", "--name=", "--site=",
+                                          "--firmware=", NULL};
+static const char *const serve_opts[] = {"--listen=", "--base-path=",
+                                         "--threads=", "--auth-cache-ttl=",
+                                         NULL};
+
+static const struct cmd cmds[] = {
+    {"serve", NULL, 0,
+     "serve [--listen HOST:PORT] [--base-path PATH] [--threads N] "
+     "[--auth-cache-ttl SECONDS]",
+     "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
+     "\n"
+     "  --listen HOST:PORT        address to listen on [ENGAGE_LISTEN]\n"
+     "                            (default 127.0.0.1:8080)\n"
+     "  --base-path PATH          prefix of every API path [ENGAGE_BASE_PATH]\n"
+     "                            (default /engage)\n"
+     "  --threads N               HTTP threads, 0 = one per core\n"
+     "                            [ENGAGE_THREADS] (default 0)\n"
+     "  --auth-cache-ttl SECONDS  longest a verified key and password pair\n"
+     "                            is trusted without a new Argon2id check\n"
+     "                            [ENGAGE_AUTH_CACHE_TTL] (default 60)\n"
+     "\n"
+     "/healthz, /readyz and /metrics are served outside the base path,\n"
+     "and the OpenAPI document at BASE/openapi.yaml.\n",
+     serve_opts, cmd_serve},
+    {"tenant", "create", 1, "tenant create NAME",
+     "Create a tenant; prints its tenantId.\n", no_opts, cmd_tenant_create},
+    {"tenant", "list", 0, "tenant list",
+     "List the tenants (tenantId and name).\n", no_opts, cmd_tenant_list},
+    {"key", "create", 1, "key create TENANT_ID",
+     "Create a subscription key for the tenant; prints keyId and the\n"
+     "subscriptionKey, which is shown only this once (only its hash is kept).\n",
+     no_opts, cmd_key_create},
+    {"key", "revoke", 1, "key revoke KEY_ID",
+     "Revoke a subscription key; a running server refuses it within 1 s.\n",
+     no_opts, cmd_key_revoke},
+    {"account", "create", 2, "account create TENANT_ID USERNAME [--password-stdin]",
+     "Create an ENGAGE account (Basic Auth username and password).\n"
+     "The password is generated and printed once, unless --password-stdin\n"
+     "reads it (8 to 128 bytes) from the first line of standard input.\n",
+     pw_opts, cmd_account_create},
+    {"account", "remove", 2, "account remove TENANT_ID USERNAME",
+     "Remove an account; a running server refuses it within 1 s.\n", no_opts,
+     cmd_account_remove},
+    {"profile", "create", 2, "profile create TENANT_ID PROFILE_ID [--name NAME]",
+     "Create an access profile that credentials may grant (C14).\n",
+     profile_opts, cmd_profile_create},
+    {"device", "add", 1,
+     "device add TENANT_ID --model MODEL --name NAME [--site SITE] "
+     "[--firmware VERSION]",
+     "Enroll a device. MODEL is one of BE467B, FE410B, NDEB, LEBMS, LEBMD,\n"
+     "MTKB, XE360, CTE, VonDuprinRU, VonDuprinRM. Prints its deviceId.\n",
+     device_opts, cmd_device_add},
+    {"device", "remove", 2, "device remove TENANT_ID DEVICE_ID",
+     "Remove an enrolled device.\n", no_opts, cmd_device_remove},
+    {"demo", NULL, 0, "demo",
+     "Create a demo tenant with one subscription key, one account (demo),\n"
+     "two access profiles (staff, visitor) and three devices, and print the\n"
+     "key and password (shown only this once).\n",
+     no_opts, cmd_demo},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: engage [--store URL] [--json] COMMAND ...\n"
+            "\n"
+            "The ENGAGE Cloud Credentialing API server and its admin commands.\n"
+            "\n"
+            "  --store URL   the store: sqlite:PATH [ENGAGE_STORE]\n"
+            "                (default sqlite:engage.db)\n"
+            "  --json        print one JSON object on stdout (before or after\n"
+            "                the command name)\n"
+            "  --help        this text; COMMAND --help for a command's\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < NCMDS; i++)
+        fprintf(f, "  %s\n", cmds[i].usage);
+}
+
+static void cmd_help(const struct cmd *c)
+{
+    printf("usage: engage [--store URL] [--json] %s\n\n%s", c->usage, c->help);
+}
+
+/* Take the options of c out of argv[from..argc). */
+static int parse_cmd(const struct cmd *c, int argc, char **argv, int from,
+                     struct cmd_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = from; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = true;
+            return 0;
+        }
+        if (strncmp(arg, "--", 2) != 0 || strcmp(arg, "--") == 0) {
+            if (a->npos >= 4 || a->npos >= c->npos) {
+                fprintf(stderr, "engage: %s: unexpected argument '%s'\n",
+                        c->usage, arg);
+                return -1;
+            }
+            a->pos[a->npos++] = arg;
+            continue;
+        }
+        const char *opt = NULL;
+        size_t arglen = strcspn(arg, "=");
+        for (size_t k = 0; c->options[k] != NULL; k++) {
+            size_t ol = strcspn(c->options[k], "=");
+            if (ol == arglen && strncmp(c->options[k], arg, ol) == 0)
+                opt = c->options[k];
+        }
+        if (opt == NULL) {
+            fprintf(stderr, "engage: unknown option '%s' (usage: engage %s)\n",
+                    arg, c->usage);
+            return -1;
+        }
+        const char *val = NULL;
+        bool takes = opt[strlen(opt) - 1] == '=';
+        if (takes) {
+            if (arg[arglen] == '=') {
+                val = arg + arglen + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                fprintf(stderr, "engage: option %.*s needs a value\n",
+                        (int)arglen, arg);
+                return -1;
+            }
+        } else if (arg[arglen] == '=') {
+            fprintf(stderr, "engage: option %.*s takes no value\n", (int)arglen,
+                    arg);
+            return -1;
+        }
+        if (strncmp(arg, "--password-stdin", arglen) == 0)
+            a->password_stdin = true;
+        else if (strncmp(arg, "--model", arglen) == 0)
+            a->model = val;
+        else if (strncmp(arg, "--name", arglen) == 0)
+            a->name = val;
+        else if (strncmp(arg, "--site", arglen) == 0)
+            a->site = val;
+        else if (strncmp(arg, "--firmware", arglen) == 0)
+            a->firmware = val;
+        else if (strncmp(arg, "--listen", arglen) == 0)
+            a->listen = val;
+        else if (strncmp(arg, "--base-path", arglen) == 0)
+            a->base_path = val;
+        else if (strncmp(arg, "--threads", arglen) == 0)
+            a->threads = val;
+        else if (strncmp(arg, "--auth-cache-ttl", arglen) == 0)
+            a->cache_ttl = val;
+    }
+    if (a->npos < c->npos) {
+        fprintf(stderr, "engage: missing argument (usage: engage %s)\n",
+                c->usage);
+        return -1;
+    }
+    return 0;
+}
+
+int eg_cli_main(int argc, char **argv)
+{
+    struct opts o = {.store_url = NULL, .json = false};
+    /* Global options may stand anywhere; take them out of argv. */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            o.json = true;
+        } else if (strcmp(argv[i], "--store") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "engage: --store needs a URL\n");
+                return EXIT_USAGE;
+            }
+            o.store_url = argv[++i];
+        } else if (strncmp(argv[i], "--store=", 8) == 0) {
+            o.store_url = argv[i] + 8;
+        } else {
+            argv[n++] = argv[i];
+        }
+    }
+    argc = n;
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    const struct cmd *c = NULL;
+    int from = 2;
+    bool group_known = false;
+    for (size_t i = 0; i < NCMDS && c == NULL; i++) {
+        if (strcmp(cmds[i].group, argv[1]) != 0)
+            continue;
+        group_known = true;
+        if (cmds[i].verb == NULL) {
+            c = &cmds[i];
+        } else if (argc > 2 && strcmp(cmds[i].verb, argv[2]) == 0) {
+            c = &cmds[i];
+            from = 3;
+        }
+    }
+    if (c == NULL) {
+        if (group_known && argc > 2 && strcmp(argv[2], "--help") == 0) {
+            printf("usage:\n");
+            for (size_t i = 0; i < NCMDS; i++)
+                if (strcmp(cmds[i].group, argv[1]) == 0)
+                    printf("  engage %s\n", cmds[i].usage);
+            return 0;
+        }
+        if (group_known)
+            fprintf(stderr, "engage: '%s' needs a subcommand:\n", argv[1]);
+        else
+            fprintf(stderr, "engage: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct cmd_args a;
+    if (parse_cmd(c, argc, argv, from, &a) != 0)
+        return EXIT_USAGE;
+    if (a.help) {
+        cmd_help(c);
+        return 0;
+    }
+
+    const char *url = env_or(o.store_url, "ENGAGE_STORE", "sqlite:engage.db");
+    if (c->run == cmd_serve) {
+        /* Signals are taken by the serving thread with sigwait: block them
+         * before any thread starts, so every thread inherits the mask. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+    }
+    struct eg_store *store;
+    char err[512];
+    if (eg_store_open(url, &store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "engage: cannot open the store: %s\n", err);
+        return 1;
+    }
+    struct eg_svc svc = {.store = store};
+    int rc = c->run(&svc, &o, &a);
+    eg_store_close(store);
+    return rc;
+}

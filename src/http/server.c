@@ -1,0 +1,982 @@
+/*
+ * server.c - the REST front end on libmicrohttpd (C1-C5, C18, C24).
+ *
+ * A request lives in a struct req from its first handler call to the
+ * completion callback. Its path through the handler:
+ *
+ *   first call: route (404, 405), then, when no body is expected, authenticate
+ *   and run at once; when a body is expected and auth is decided from the
+ *   cache, answer 401/413/415 before reading it (libmicrohttpd then closes the
+ *   connection, so an unread body never poisons keep-alive: C5).
+ *   body calls: keep at most EG_BODY_MAX bytes, count and drop the rest.
+ *   final call: the checks of C5 in order, then the operation.
+ *
+ * Work that must wait never blocks a pool thread: an Argon2id verification
+ * (auth cache miss) runs on an auth worker, and a write goes to the group-
+ * commit writer; the connection is suspended first and resumed by the thread
+ * that finishes the work (DESIGN "libmicrohttpd 0.9.75"). `inflight` counts
+ * suspended connections so a stop can wait for them.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/time.h"
+#include "core/util.h"
+#include "ops/ops.h"
+#include "svc/auth.h"
+
+extern const unsigned char eg_spec[];
+extern const size_t eg_spec_len;
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define AUTH_WORKERS 2
+#define STREAM_BLOCK (32 * 1024)
+
+/* The statuses counted in /metrics, and latency buckets in seconds. */
+static const int statuses[] = {200, 201, 204, 400, 401, 404, 405, 409,
+                               413, 415, 422, 429, 500, 503};
+#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                 0.025,  0.05,  0.1,    0.25,  0.5, 1, 2.5};
+#define NBUCKET (sizeof(buckets) / sizeof(buckets[0]))
+#define NOPS 8 /* >= eg_ops_count + 1 (the "other" row) */
+
+struct job {
+    struct req *r;
+    struct job *next;
+};
+
+struct server {
+    struct eg_svc svc;
+    struct MHD_Daemon *daemon;
+    char base[256];
+    size_t baselen;
+    atomic_int inflight; /* suspended connections */
+    /* auth workers */
+    pthread_t workers[AUTH_WORKERS];
+    pthread_mutex_t jlock;
+    pthread_cond_t jcond;
+    struct job *jhead, *jtail;
+    bool jstop;
+    /* metrics */
+    atomic_uint_fast64_t requests[NOPS][NSTATUS];
+    atomic_uint_fast64_t latency[NOPS][NBUCKET + 1];
+    atomic_uint_fast64_t latency_us_sum[NOPS];
+};
+
+enum state {
+    ST_BODY,      /* reading a body */
+    ST_DECIDED,   /* no body: waiting for the final call */
+    ST_AUTH_WAIT, /* suspended for an Argon2id verification */
+    ST_OP_WAIT,   /* suspended for the writer */
+    ST_DONE,      /* answered, or answering */
+};
+
+struct req {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    enum state state;
+    const struct eg_op *op;
+    int opidx;
+    bool body_expected;
+    bool auth_ok;
+    bool auth_pending; /* verify at the final call */
+    bool verify_final; /* the verification runs in the final call */
+    struct eg_error auth_err;
+    bool has_pending; /* an answer decided in the first call */
+    struct eg_error pending;
+    char allow[64];
+    bool operational;
+    char url[64];
+    char method[16];
+    char request_id[EG_REQUEST_ID_MAX];
+    char idbuf[EG_ID_MAX + 1];
+    struct eg_buf body;
+    bool too_large;
+    uint64_t start_us;
+    struct eg_auth_pending pend;
+    struct eg_call call;
+};
+
+/* The state of a streamed list, owned by its response. */
+struct stream {
+    struct eg_call call;
+    struct eg_buf out;
+    size_t off;
+    bool started;
+    bool finished;
+};
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- request ids (C4) ---- */
+
+static bool request_id_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        char ch = s[n];
+        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+                  ch == '-';
+        if (!ok || n >= EG_REQUEST_ID_MAX - 1)
+            return false;
+    }
+    return n > 0;
+}
+
+/* ---- metrics ---- */
+
+static void count(struct req *r, int status)
+{
+    struct server *srv = r->srv;
+    size_t op = r->op ? (size_t)r->opidx : eg_ops_count;
+    for (size_t i = 0; i < NSTATUS; i++)
+        if (statuses[i] == status)
+            atomic_fetch_add(&srv->requests[op][i], 1);
+    uint64_t us = mono_us() - r->start_us;
+    double s = (double)us / 1e6;
+    size_t b = 0;
+    while (b < NBUCKET && s > buckets[b])
+        b++;
+    atomic_fetch_add(&srv->latency[op][b], 1);
+    atomic_fetch_add(&srv->latency_us_sum[op], us);
+}
+
+/* ---- answering ---- */
+
+static enum MHD_Result queue(struct req *r, int status,
+                             struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    count(r, status);
+    return ret;
+}
+
+static enum MHD_Result answer_buf(struct req *r, int status, struct eg_buf *b,
+                                  const char *type)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        b->len, b->data ? b->data : "", MHD_RESPMEM_MUST_COPY);
+    eg_buf_free(b);
+    if (resp == NULL)
+        return MHD_NO;
+    if (type != NULL)
+        MHD_add_response_header(resp, "Content-Type", type);
+    return queue(r, status, resp);
+}
+
+static enum MHD_Result answer_json(struct req *r, int status, json_t *v,
+                                   const char *extra_name,
+                                   const char *extra_value)
+{
+    struct eg_buf b;
+    eg_buf_init(&b, SIZE_MAX);
+    eg_json_append(&b, v);
+    json_decref(v);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        b.len, b.data, MHD_RESPMEM_MUST_COPY);
+    eg_buf_free(&b);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", JSON_TYPE);
+    if (extra_name != NULL)
+        MHD_add_response_header(resp, extra_name, extra_value);
+    if (r->op != NULL && r->op->credential && (status == 200 || status == 201))
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (status == 201) {
+        char loc[512];
+        snprintf(loc, sizeof(loc), "%s/credentials/%s", r->srv->base,
+                 r->call.cred.credential_id);
+        MHD_add_response_header(resp, "Location", loc);
+    }
+    return queue(r, status, resp);
+}
+
+static enum MHD_Result answer_error(struct req *r, const struct eg_error *e,
+                                    const char *allow)
+{
+    int status = eg_err_status(e->err);
+    if (status == 500)
+        eg_log(EG_LOG_ERROR, "request %s: internal error (%d)", r->request_id,
+               e->err);
+    json_t *v = eg_json_error(e);
+    if (status == 401)
+        return answer_json(r, status, v, "WWW-Authenticate",
+                           "Basic realm=\"ENGAGE\"");
+    if (status == 405)
+        return answer_json(r, status, v, "Allow", allow);
+    if (status == 503 || status == 429)
+        return answer_json(r, status, v, "Retry-After", "1");
+    return answer_json(r, status, v, NULL, NULL);
+}
+
+static enum MHD_Result answer_err(struct req *r, int err, const char *msg)
+{
+    struct eg_error e;
+    if (msg != NULL)
+        eg_error_set(&e, err, "%s", msg);
+    else
+        eg_error_set(&e, err, NULL);
+    return answer_error(r, &e, NULL);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream *st = cls;
+    while (st->off >= st->out.len) {
+        if (st->finished)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        eg_buf_reset(&st->out);
+        st->off = 0;
+        int rc = eg_op_list_render(&st->call, &st->out, &st->started);
+        if (rc < 0) {
+            /* C20: cut the body off, so the client never takes a partial
+             * list for a whole one. */
+            eg_log(EG_LOG_ERROR, "request %s: list failed mid-stream (%d)",
+                   st->call.request_id, rc);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (rc == 0)
+            st->finished = true;
+    }
+    size_t n = st->out.len - st->off;
+    if (n > max)
+        n = max;
+    memcpy(buf, st->out.data + st->off, n);
+    st->off += n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *st = cls;
+    eg_buf_free(&st->out);
+    free(st);
+}
+
+/* Answer a finished call: its error, or its result in the op's form. */
+static enum MHD_Result answer_call(struct req *r)
+{
+    struct eg_call *call = &r->call;
+    if (call->err.err != 0)
+        return answer_error(r, &call->err, NULL);
+    switch (r->op->result) {
+    case EG_RES_NONE: {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        return queue(r, r->op->success_status, resp);
+    }
+    case EG_RES_CREDENTIAL:
+        return answer_json(r, r->op->success_status,
+                           eg_json_credential(&call->cred, call->now), NULL,
+                           NULL);
+    case EG_RES_CRED_LIST:
+    case EG_RES_DEVICE_LIST: {
+        struct stream *st = calloc(1, sizeof(*st));
+        if (st == NULL)
+            abort();
+        st->call = *call;
+        st->call.request_id = NULL; /* points into r, which may go first */
+        eg_buf_init(&st->out, SIZE_MAX);
+        /* Render the first page now, so a failing store still gets a clean
+         * error answer rather than a cut-off body. */
+        int rc = eg_op_list_render(&st->call, &st->out, &st->started);
+        if (rc < 0) {
+            stream_free(st);
+            return answer_err(r, rc, NULL);
+        }
+        st->finished = rc == 0;
+        struct MHD_Response *resp = MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st, stream_free);
+        if (resp == NULL) {
+            stream_free(st);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", JSON_TYPE);
+        if (r->op->credential)
+            MHD_add_response_header(resp, "Cache-Control", "no-store");
+        return queue(r, r->op->success_status, resp);
+    }
+    }
+    return MHD_NO;
+}
+
+/* ---- suspension ---- */
+
+static void park(struct req *r, enum state st)
+{
+    r->state = st;
+    atomic_fetch_add(&r->srv->inflight, 1);
+    MHD_suspend_connection(r->conn);
+}
+
+static void unpark(struct req *r)
+{
+    MHD_resume_connection(r->conn);
+}
+
+static void call_suspend(struct eg_call *call)
+{
+    park(call->ctx, ST_OP_WAIT);
+}
+
+static void call_done(struct eg_call *call)
+{
+    struct req *r = call->ctx;
+    unpark(r);
+}
+
+/* ---- auth workers ---- */
+
+static void *auth_worker(void *arg)
+{
+    struct server *srv = arg;
+    pthread_mutex_lock(&srv->jlock);
+    for (;;) {
+        while (srv->jhead == NULL && !srv->jstop)
+            pthread_cond_wait(&srv->jcond, &srv->jlock);
+        if (srv->jhead == NULL)
+            break;
+        struct job *j = srv->jhead;
+        srv->jhead = j->next;
+        if (srv->jhead == NULL)
+            srv->jtail = NULL;
+        pthread_mutex_unlock(&srv->jlock);
+        struct req *r = j->r;
+        free(j);
+        eg_auth_verify(srv->svc.auth, &r->pend);
+        unpark(r);
+        pthread_mutex_lock(&srv->jlock);
+    }
+    pthread_mutex_unlock(&srv->jlock);
+    return NULL;
+}
+
+static void verify_async(struct req *r)
+{
+    struct server *srv = r->srv;
+    struct job *j = malloc(sizeof(*j));
+    if (j == NULL)
+        abort();
+    j->r = r;
+    j->next = NULL;
+    park(r, ST_AUTH_WAIT);
+    pthread_mutex_lock(&srv->jlock);
+    if (srv->jtail != NULL)
+        srv->jtail->next = j;
+    else
+        srv->jhead = j;
+    srv->jtail = j;
+    pthread_cond_signal(&srv->jcond);
+    pthread_mutex_unlock(&srv->jlock);
+}
+
+/* ---- the checks ---- */
+
+static bool json_content_type(const char *ct)
+{
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, "application/json", 16) != 0)
+        return false;
+    char next = ct[16];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+static const char *header(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* The body checks of C5 that need only the headers: 413 by Content-Length,
+ * 415 by Content-Type. Fills e and returns true when one fails. */
+static bool header_body_checks(struct req *r, struct eg_error *e)
+{
+    const char *cl = header(r, "Content-Length");
+    if (cl != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && *end == '\0' && n > EG_BODY_MAX) {
+            eg_error_set(e, EG_ETOOLARGE, NULL);
+            return true;
+        }
+    }
+    if (r->op->has_body && !json_content_type(header(r, "Content-Type"))) {
+        eg_error_set(e, EG_EMEDIATYPE, NULL);
+        return true;
+    }
+    return false;
+}
+
+/* Run the operation now that auth and body are settled. */
+static enum MHD_Result run_op(struct req *r)
+{
+    struct eg_call *call = &r->call;
+    json_t *body = NULL;
+    if (r->op->has_body) {
+        struct eg_error e;
+        if (r->too_large || header_body_checks(r, &e)) {
+            if (r->too_large)
+                eg_error_set(&e, EG_ETOOLARGE, NULL);
+            return answer_error(r, &e, NULL);
+        }
+        if (eg_json_parse_body(r->body.data, r->body.len, &body, &e) != 0)
+            return answer_error(r, &e, NULL);
+    }
+    call->op = r->op;
+    call->svc = &r->srv->svc;
+    call->body = body;
+    call->request_id = r->request_id;
+    call->suspend = call_suspend;
+    call->done = call_done;
+    call->ctx = r;
+    for (size_t i = 0; i < r->op->nparams; i++)
+        if (r->op->params[i].in == EG_IN_QUERY)
+            call->args[i] = MHD_lookup_connection_value(
+                r->conn, MHD_GET_ARGUMENT_KIND, r->op->params[i].name);
+    int rc = eg_op_run(call);
+    call->body = NULL;
+    json_decref(body);
+    if (rc == EG_OP_ASYNC)
+        return MHD_YES;
+    return answer_call(r);
+}
+
+/* Authenticated (or decided) after the auth step: go on. */
+static enum MHD_Result after_auth(struct req *r)
+{
+    if (!r->auth_ok)
+        return answer_error(r, &r->auth_err, NULL);
+    return run_op(r);
+}
+
+static enum MHD_Result operational(struct req *r, const char *url,
+                                   const char *method)
+{
+    struct server *srv = r->srv;
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    struct eg_buf b;
+    eg_buf_init(&b, SIZE_MAX);
+    if (!get) {
+        struct eg_error e;
+        eg_error_set(&e, EG_EMETHOD, NULL);
+        return answer_error(r, &e, "GET");
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        eg_buf_addstr(&b, "{\"status\":\"ok\"}");
+        return answer_buf(r, 200, &b, JSON_TYPE);
+    }
+    if (strcmp(url, "/readyz") == 0) {
+        struct eg_store_conn *c = eg_store_conn(srv->svc.store);
+        if (c == NULL || eg_store_ping(c) != 0)
+            return answer_err(r, EG_EUNAVAILABLE, NULL);
+        eg_buf_addstr(&b, "{\"status\":\"ready\"}");
+        return answer_buf(r, 200, &b, JSON_TYPE);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        char line[256];
+        eg_buf_addstr(&b, "# HELP engage_requests_total Requests answered, "
+                          "by operation and status.\n"
+                          "# TYPE engage_requests_total counter\n");
+        for (size_t op = 0; op <= eg_ops_count; op++)
+            for (size_t i = 0; i < NSTATUS; i++) {
+                uint64_t v = atomic_load(&srv->requests[op][i]);
+                if (v == 0)
+                    continue;
+                snprintf(line, sizeof(line),
+                         "engage_requests_total{operation=\"%s\",status=\"%d\"}"
+                         " %llu\n",
+                         op < eg_ops_count ? eg_ops[op].name : "other",
+                         statuses[i], (unsigned long long)v);
+                eg_buf_addstr(&b, line);
+            }
+        eg_buf_addstr(&b, "# HELP engage_request_duration_seconds Time from "
+                          "the first byte read to the answer queued.\n"
+                          "# TYPE engage_request_duration_seconds histogram\n");
+        for (size_t op = 0; op <= eg_ops_count; op++) {
+            const char *name = op < eg_ops_count ? eg_ops[op].name : "other";
+            uint64_t cum = 0;
+            for (size_t i = 0; i <= NBUCKET; i++) {
+                cum += atomic_load(&srv->latency[op][i]);
+                if (i < NBUCKET)
+                    snprintf(line, sizeof(line),
+                             "engage_request_duration_seconds_bucket{operation"
+                             "=\"%s\",le=\"%g\"} %llu\n",
+                             name, buckets[i], (unsigned long long)cum);
+                else
+                    snprintf(line, sizeof(line),
+                             "engage_request_duration_seconds_bucket{operation"
+                             "=\"%s\",le=\"+Inf\"} %llu\n"
+                             "engage_request_duration_seconds_count{operation"
+                             "=\"%s\"} %llu\n",
+                             name, (unsigned long long)cum, name,
+                             (unsigned long long)cum);
+                eg_buf_addstr(&b, line);
+            }
+            snprintf(line, sizeof(line),
+                     "engage_request_duration_seconds_sum{operation=\"%s\"} "
+                     "%.6f\n",
+                     name, (double)atomic_load(&srv->latency_us_sum[op]) / 1e6);
+            eg_buf_addstr(&b, line);
+        }
+        struct eg_auth_stats as;
+        eg_auth_get_stats(srv->svc.auth, &as);
+        uint64_t batches, writes, commit_us;
+        eg_writer_stats(srv->svc.writer, &batches, &writes, &commit_us);
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+            srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        snprintf(line, sizeof(line),
+                 "# TYPE engage_auth_cache_hits_total counter\n"
+                 "engage_auth_cache_hits_total %llu\n",
+                 (unsigned long long)as.cache_hits);
+        eg_buf_addstr(&b, line);
+        snprintf(line, sizeof(line),
+                 "# TYPE engage_auth_cache_misses_total counter\n"
+                 "engage_auth_cache_misses_total %llu\n",
+                 (unsigned long long)as.cache_misses);
+        eg_buf_addstr(&b, line);
+        snprintf(line, sizeof(line),
+                 "# TYPE engage_auth_argon2_verifications_total counter\n"
+                 "engage_auth_argon2_verifications_total %llu\n",
+                 (unsigned long long)as.argon2_verifications);
+        eg_buf_addstr(&b, line);
+        snprintf(line, sizeof(line),
+                 "# TYPE engage_auth_failures_total counter\n"
+                 "engage_auth_failures_total %llu\n",
+                 (unsigned long long)as.failures);
+        eg_buf_addstr(&b, line);
+        snprintf(line, sizeof(line),
+                 "# TYPE engage_store_commit_batches_total counter\n"
+                 "engage_store_commit_batches_total %llu\n"
+                 "# TYPE engage_store_commit_writes_total counter\n"
+                 "engage_store_commit_writes_total %llu\n",
+                 (unsigned long long)batches, (unsigned long long)writes);
+        eg_buf_addstr(&b, line);
+        snprintf(line, sizeof(line),
+                 "# TYPE engage_store_commit_seconds_total counter\n"
+                 "engage_store_commit_seconds_total %.6f\n"
+                 "# TYPE engage_open_connections gauge\n"
+                 "engage_open_connections %u\n",
+                 (double)commit_us / 1e6,
+                 info ? info->num_connections : 0u);
+        eg_buf_addstr(&b, line);
+        return answer_buf(r, 200, &b, "text/plain; version=0.0.4");
+    }
+    /* {base}/openapi.yaml (C1) */
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        eg_spec_len, (void *)eg_spec, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "Content-Type", "application/yaml");
+    return queue(r, 200, resp);
+}
+
+static bool is_operational(struct server *srv, const char *url)
+{
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+        strcmp(url, "/metrics") == 0)
+        return true;
+    return strncmp(url, srv->base, srv->baselen) == 0 &&
+           strcmp(url + srv->baselen, "/openapi.yaml") == 0;
+}
+
+static bool expects_body(struct req *r)
+{
+    const char *te = header(r, "Transfer-Encoding");
+    if (te != NULL)
+        return true;
+    const char *cl = header(r, "Content-Length");
+    return cl != NULL && strcmp(cl, "0") != 0;
+}
+
+/* Authenticate from the cache. Returns 0 when decided (auth_ok or auth_err
+ * set), or EG_AUTH_NEED_VERIFY with r->pend filled. */
+static int auth_from_cache(struct req *r)
+{
+    int rc = eg_auth_check(r->srv->svc.auth,
+                           header(r, "alle-subscription-key"),
+                           header(r, "Authorization"), &r->call.principal,
+                           &r->pend, &r->auth_err);
+    if (rc == EG_AUTH_NEED_VERIFY)
+        return rc;
+    r->auth_ok = rc == 0;
+    return 0;
+}
+
+/* The first call: route and authenticate. Nothing is queued here unless
+ * the connection is to be closed: libmicrohttpd 0.9.75 closes any connection
+ * whose answer is queued before the request is complete, so answers that keep
+ * the connection alive wait for the final call (ST_DECIDED). */
+static enum MHD_Result first_call(struct req *r, const char *url,
+                                  const char *method)
+{
+    struct server *srv = r->srv;
+    const char *rid = header(r, "X-Request-Id");
+    if (rid != NULL && request_id_ok(rid))
+        eg_strlcpy(r->request_id, rid, sizeof(r->request_id));
+    else
+        eg_random_id(r->request_id, sizeof(r->request_id), "", 16);
+    r->body_expected = expects_body(r);
+    r->state = r->body_expected ? ST_BODY : ST_DECIDED;
+
+    if (is_operational(srv, url)) {
+        eg_strlcpy(r->url, url, sizeof(r->url));
+        eg_strlcpy(r->method, method, sizeof(r->method));
+        r->operational = true;
+        return MHD_YES;
+    }
+
+    /* C5: unknown path 404, then method 405. */
+    bool known = false;
+    const char *route_method = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    if (strncmp(url, srv->base, srv->baselen) == 0 &&
+        url[srv->baselen] == '/') {
+        r->op = eg_op_route(route_method, url + srv->baselen, r->call.args,
+                            r->idbuf, sizeof(r->idbuf), &known, r->allow,
+                            sizeof(r->allow));
+    }
+    if (!known) {
+        r->has_pending = true;
+        eg_error_set(&r->pending, EG_ENOTFOUND, "No such path.");
+    } else if (r->op == NULL) {
+        r->has_pending = true;
+        eg_error_set(&r->pending, EG_EMETHOD,
+                     "Method %.16s is not allowed here; use %s.", method,
+                     r->allow);
+    }
+    if (r->has_pending) {
+        /* With a body on the way, answer now and close (C5). */
+        if (r->body_expected)
+            return answer_error(r, &r->pending, r->allow);
+        return MHD_YES;
+    }
+    r->opidx = (int)(r->op - eg_ops);
+
+    int rc = auth_from_cache(r);
+    if (rc == EG_AUTH_NEED_VERIFY) {
+        if (r->body_expected) {
+            /* Verified once the body is in, at the final call. */
+            r->auth_pending = true;
+            return MHD_YES;
+        }
+        verify_async(r);
+        return MHD_YES;
+    }
+    if (!r->body_expected)
+        return MHD_YES;
+    /* A body follows. Whatever can be decided now is answered before it is
+     * read (libmicrohttpd then closes the connection: C5). */
+    if (!r->auth_ok)
+        return answer_error(r, &r->auth_err, NULL);
+    struct eg_error e;
+    if (header_body_checks(r, &e))
+        return answer_error(r, &e, NULL);
+    return MHD_YES;
+}
+
+/* The final call: the request is complete, answers keep the connection. */
+static enum MHD_Result final_call(struct req *r)
+{
+    if (r->operational)
+        return operational(r, r->url, r->method);
+    if (r->has_pending)
+        return answer_error(r, &r->pending, r->allow);
+    if (r->auth_pending) {
+        r->auth_pending = false;
+        verify_async(r);
+        return MHD_YES;
+    }
+    return after_auth(r);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
+                               const char *url, const char *method,
+                               const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct server *srv = cls;
+    struct req *r = *con_cls;
+    if (r == NULL) {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            abort();
+        r->srv = srv;
+        r->conn = conn;
+        r->start_us = mono_us();
+        r->opidx = -1;
+        eg_buf_init(&r->body, EG_BODY_MAX);
+        *con_cls = r;
+        return first_call(r, url, method);
+    }
+    switch (r->state) {
+    case ST_AUTH_WAIT:
+        /* Resumed by an auth worker. */
+        atomic_fetch_sub(&srv->inflight, 1);
+        r->auth_ok = r->pend.result == 0;
+        if (r->auth_ok)
+            r->call.principal = r->pend.principal;
+        else if (r->pend.result == EG_EUNAUTHORIZED)
+            eg_auth_denied(&r->auth_err);
+        else
+            eg_error_set(&r->auth_err, r->pend.result, NULL);
+        memset(&r->pend, 0, sizeof(r->pend));
+        if (!r->verify_final) {
+            /* Still the first call: answer at the final one. */
+            r->state = ST_DECIDED;
+            return MHD_YES;
+        }
+        r->state = ST_DONE;
+        return after_auth(r);
+    case ST_OP_WAIT:
+        atomic_fetch_sub(&srv->inflight, 1);
+        r->state = ST_DONE;
+        return answer_call(r);
+    case ST_BODY:
+        if (*upload_data_size > 0) {
+            if (!r->too_large &&
+                eg_buf_add(&r->body, upload_data, *upload_data_size) != 0)
+                r->too_large = true;
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        r->state = ST_DONE;
+        r->verify_final = true;
+        return final_call(r);
+    case ST_DECIDED:
+        if (*upload_data_size > 0) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        r->state = ST_DONE;
+        r->verify_final = true;
+        return final_call(r);
+    case ST_DONE:
+        break;
+    }
+    /* Called again with nothing left to do (an answer is pending). */
+    *upload_data_size = 0;
+    return MHD_YES;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct req *r = *con_cls;
+    if (r == NULL)
+        return;
+    eg_buf_free(&r->body);
+    memset(&r->pend, 0, sizeof(r->pend));
+    free(r);
+    *con_cls = NULL;
+}
+
+/* libmicrohttpd's own unescaping, except that %00 stays as it is: a NUL
+ * must never cut a path id or a query value short (C12). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (char *p = s; *p != '\0';) {
+        if (p[0] == '%' && p[1] != '\0' && p[2] != '\0') {
+            char hex[3] = {p[1], p[2], '\0'};
+            char *end;
+            unsigned long v = strtoul(hex, &end, 16);
+            if (*end == '\0' && v != 0 && hex[0] != '-' && hex[0] != '+' &&
+                hex[0] != ' ') {
+                *w++ = (char)v;
+                p += 3;
+                continue;
+            }
+        }
+        *w++ = *p++;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    eg_log(EG_LOG_DEBUG, "http: %s", line);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss,
+                        bool *loopback)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || colon[1] == '\0' ||
+        (size_t)(colon - listen) >= sizeof(host))
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *h = host;
+    size_t hl = strlen(h);
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+        h[hl - 1] = '\0';
+        h++;
+    }
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || port > 65535)
+        return -1;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *ai;
+    if (getaddrinfo(h, colon + 1, &hints, &ai) != 0)
+        return -1;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    if (ai->ai_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)ai->ai_addr;
+        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else {
+        const struct sockaddr_in6 *in6 = (const void *)ai->ai_addr;
+        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
+{
+    struct server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        abort();
+    int rc = 0;
+    srv->svc.store = store;
+    if (!eg_strlcpy(srv->base, cfg->base_path, sizeof(srv->base))) {
+        eg_log(EG_LOG_ERROR, "the base path is too long");
+        free(srv);
+        return EG_EBADREQUEST;
+    }
+    srv->baselen = strlen(srv->base);
+    while (srv->baselen > 0 && srv->base[srv->baselen - 1] == '/')
+        srv->base[--srv->baselen] = '\0';
+
+    struct sockaddr_storage ss;
+    bool loopback = false;
+    if (parse_listen(cfg->listen, &ss, &loopback) != 0) {
+        eg_log(EG_LOG_ERROR, "--listen '%s' is not HOST:PORT", cfg->listen);
+        free(srv);
+        return EG_EBADREQUEST;
+    }
+    if (!loopback)
+        eg_log(EG_LOG_WARN,
+               "listening on %s without TLS: Basic Auth passwords travel in "
+               "clear (C2)",
+               cfg->listen);
+
+    /* Many idle keep-alive clients must not run us out of descriptors. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    rc = eg_writer_start(store, &srv->svc.writer);
+    if (rc != 0)
+        goto out_free;
+    rc = eg_auth_new(store, cfg->auth_cache_ttl_s, &srv->svc.auth);
+    if (rc != 0) {
+        eg_log(EG_LOG_ERROR, "cannot read the store's auth state");
+        goto out_writer;
+    }
+    pthread_mutex_init(&srv->jlock, NULL);
+    pthread_cond_init(&srv->jcond, NULL);
+    for (size_t i = 0; i < AUTH_WORKERS; i++)
+        pthread_create(&srv->workers[i], NULL, auth_worker, srv);
+
+    unsigned threads = cfg->threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    unsigned conn_limit = 4096;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < conn_limit + 64)
+        conn_limit = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, handler, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        log_mhd, srv, MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        eg_log(EG_LOG_ERROR, "cannot listen on %s: %s", cfg->listen,
+               strerror(errno));
+        rc = EG_EUNAVAILABLE;
+        goto out_workers;
+    }
+    eg_log(EG_LOG_INFO, "serving http://%s%s/ (%u threads)", cfg->listen,
+           srv->base, threads);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    eg_log(EG_LOG_INFO, "stopping (signal %d)", sig);
+
+    /* Stop taking connections, let suspended requests finish, then stop. */
+    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    for (int i = 0; i < 1000 && atomic_load(&srv->inflight) > 0; i++)
+        usleep(10000);
+    MHD_stop_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+out_workers:
+    pthread_mutex_lock(&srv->jlock);
+    srv->jstop = true;
+    pthread_cond_broadcast(&srv->jcond);
+    pthread_mutex_unlock(&srv->jlock);
+    for (size_t i = 0; i < AUTH_WORKERS; i++)
+        pthread_join(srv->workers[i], NULL);
+    pthread_cond_destroy(&srv->jcond);
+    pthread_mutex_destroy(&srv->jlock);
+    eg_auth_free(srv->svc.auth);
+out_writer:
+    eg_writer_stop(srv->svc.writer);
+out_free:
+    free(srv);
+    return rc;
+}

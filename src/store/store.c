@@ -1,0 +1,190 @@
+/*
+ * store.c - the backend-independent part of the store: choosing a backend by
+ * URL scheme, one connection per thread, and the eg_store_* wrappers.
+ *
+ * Each thread that touches a store gets its own backend connection, opened
+ * lazily and remembered in a thread-local slot; the store keeps a list of
+ * them so eg_store_close can close them all once the threads are done.
+ */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eg_store_conn {
+    const struct eg_store_backend *be;
+    struct eg_bconn *bc;
+    struct eg_store *store;
+    struct eg_store_conn *next;
+};
+
+struct eg_store {
+    const struct eg_store_backend *be;
+    struct eg_bstore *bs;
+    pthread_mutex_t lock; /* guards conns */
+    struct eg_store_conn *conns;
+    unsigned long serial; /* tells a thread's slot from an older store's */
+};
+
+static const struct eg_store_backend *const backends[] = {&eg_store_sqlite};
+
+static _Thread_local struct eg_store_conn *tl_conn;
+static _Thread_local unsigned long tl_serial;
+static unsigned long next_serial = 1; /* guarded by serial_lock */
+static pthread_mutex_t serial_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int eg_store_open(const char *url, struct eg_store **out, char *err,
+                  size_t errlen)
+{
+    const char *colon = strchr(url, ':');
+    if (colon == NULL) {
+        snprintf(err, errlen,
+                 "store URL '%s' has no scheme (expected sqlite:PATH)", url);
+        return EG_EBADREQUEST;
+    }
+    size_t n = (size_t)(colon - url);
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strlen(backends[i]->scheme) != n ||
+            strncmp(backends[i]->scheme, url, n) != 0)
+            continue;
+        struct eg_bstore *bs;
+        int rc = backends[i]->open(colon + 1, &bs, err, errlen);
+        if (rc != 0)
+            return rc;
+        struct eg_store *s = calloc(1, sizeof(*s));
+        if (s == NULL)
+            abort();
+        s->be = backends[i];
+        s->bs = bs;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_lock(&serial_lock);
+        s->serial = next_serial++;
+        pthread_mutex_unlock(&serial_lock);
+        *out = s;
+        return 0;
+    }
+    snprintf(err, errlen, "store URL scheme '%.*s' is not supported (use sqlite:PATH)",
+             (int)n, url);
+    return EG_EBADREQUEST;
+}
+
+void eg_store_close(struct eg_store *s)
+{
+    if (s == NULL)
+        return;
+    struct eg_store_conn *c = s->conns;
+    while (c != NULL) {
+        struct eg_store_conn *next = c->next;
+        s->be->conn_close(c->bc);
+        free(c);
+        c = next;
+    }
+    if (tl_serial == s->serial)
+        tl_conn = NULL;
+    s->be->close(s->bs);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+struct eg_store_conn *eg_store_conn(struct eg_store *s)
+{
+    if (tl_conn != NULL && tl_serial == s->serial)
+        return tl_conn;
+    struct eg_bconn *bc;
+    if (s->be->conn_open(s->bs, &bc) != 0)
+        return NULL;
+    struct eg_store_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->be = s->be;
+    c->bc = bc;
+    c->store = s;
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    tl_conn = c;
+    tl_serial = s->serial;
+    return c;
+}
+
+int eg_store_apply(struct eg_store_conn *c, struct eg_write *w, size_t n)
+{
+    return c->be->apply(c->bc, w, n);
+}
+
+int eg_store_auth_generation(struct eg_store_conn *c, int64_t *out)
+{
+    return c->be->auth_generation(c->bc, out);
+}
+
+int eg_store_key_by_hash(struct eg_store_conn *c,
+                         const uint8_t hash[EG_KEY_HASH_LEN], struct eg_key *out)
+{
+    return c->be->key_by_hash(c->bc, hash, out);
+}
+
+int eg_store_key_scan(struct eg_store_conn *c, const char *tenant_id,
+                      eg_key_cb cb, void *ctx)
+{
+    return c->be->key_scan(c->bc, tenant_id, cb, ctx);
+}
+
+int eg_store_account_get(struct eg_store_conn *c, const char *tenant_id,
+                         const char *username, struct eg_account *out)
+{
+    return c->be->account_get(c->bc, tenant_id, username, out);
+}
+
+int eg_store_tenant_get(struct eg_store_conn *c, const char *tenant_id,
+                        struct eg_tenant *out)
+{
+    return c->be->tenant_get(c->bc, tenant_id, out);
+}
+
+int eg_store_tenant_scan(struct eg_store_conn *c, eg_tenant_cb cb, void *ctx)
+{
+    return c->be->tenant_scan(c->bc, cb, ctx);
+}
+
+int eg_store_profile_get(struct eg_store_conn *c, const char *tenant_id,
+                         const char *profile_id, struct eg_profile *out)
+{
+    return c->be->profile_get(c->bc, tenant_id, profile_id, out);
+}
+
+int eg_store_cred_get(struct eg_store_conn *c, const char *tenant_id,
+                      const char *credential_id, struct eg_credential *out)
+{
+    return c->be->cred_get(c->bc, tenant_id, credential_id, out);
+}
+
+int eg_store_cred_scan(struct eg_store_conn *c, const struct eg_cred_filter *f,
+                       const struct eg_cursor *after, size_t limit,
+                       eg_cred_cb cb, void *ctx)
+{
+    return c->be->cred_scan(c->bc, f, after, limit, cb, ctx);
+}
+
+int eg_store_device_scan(struct eg_store_conn *c, const char *tenant_id,
+                         const struct eg_cursor *after, size_t limit,
+                         eg_device_cb cb, void *ctx)
+{
+    return c->be->device_scan(c->bc, tenant_id, after, limit, cb, ctx);
+}
+
+int eg_store_audit_scan(struct eg_store_conn *c, const char *tenant_id,
+                        const char *credential_id, int64_t since,
+                        int64_t after_seq, size_t limit, eg_audit_cb cb,
+                        void *ctx)
+{
+    return c->be->audit_scan(c->bc, tenant_id, credential_id, since, after_seq,
+                             limit, cb, ctx);
+}
+
+int eg_store_ping(struct eg_store_conn *c)
+{
+    return c->be->ping(c->bc);
+}

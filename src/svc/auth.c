@@ -1,0 +1,367 @@
+/*
+ * auth.c - the verified-pair cache and Argon2id verification (C6-C8).
+ *
+ * Invariants:
+ *  - the cache holds no secret: an entry is found by a BLAKE2b hash of the
+ *    header pair keyed with a per-process random key, compared in constant
+ *    time;
+ *  - an entry is used only while the store's auth generation is not newer
+ *    than the one read before the entry's key and account were read, and
+ *    only for the cache lifetime;
+ *  - every wrong-secret case costs one Argon2id verification (against a dummy
+ *    hash when there is nothing to verify against) and ends in the same
+ *    message, so neither timing nor text tells which secret was wrong.
+ */
+#include "svc/auth.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/time.h"
+#include "core/util.h"
+
+#define CACHE_SLOTS 4096 /* direct-mapped; a collision only costs a hash */
+#define WATCH_MS 200
+
+struct entry {
+    bool used;
+    uint8_t tag[32];
+    int64_t gen;
+    int64_t expires; /* ms, eg_time_now() clock */
+    struct eg_principal principal;
+};
+
+struct eg_auth {
+    struct eg_store *store;
+    unsigned ttl_s;
+    uint8_t tag_key[crypto_generichash_KEYBYTES];
+    pthread_mutex_t lock; /* guards cache */
+    struct entry *cache;
+    _Atomic int64_t gen; /* the newest generation the watcher read */
+    atomic_uint_fast64_t hits, misses, verifications, failures;
+    pthread_t watcher;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    bool stopping; /* guarded by stop_lock */
+    pthread_mutex_t dummy_lock;
+    char dummy[EG_PWHASH_MAX]; /* an Argon2id hash nobody knows the input of;
+                                  made on first need, guarded by dummy_lock */
+};
+
+/* The dummy hash, made the first time a wrong secret has nothing to be
+ * verified against (not at start-up, which must stay fast). */
+static const char *dummy_hash(struct eg_auth *a)
+{
+    pthread_mutex_lock(&a->dummy_lock);
+    if (a->dummy[0] == '\0') {
+        char pw[32];
+        eg_random_id(pw, sizeof(pw), "", 16);
+        if (eg_auth_password_hash(pw, a->dummy) != 0)
+            abort();
+        sodium_memzero(pw, sizeof(pw));
+    }
+    pthread_mutex_unlock(&a->dummy_lock);
+    return a->dummy;
+}
+
+void eg_auth_key_hash(const char *key, size_t len, uint8_t out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)key, len, NULL, 0);
+}
+
+int eg_auth_password_hash(const char *password, char out[EG_PWHASH_MAX])
+{
+    if (crypto_pwhash_str(out, password, strlen(password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return EG_EINTERNAL;
+    return 0;
+}
+
+int eg_auth_denied(struct eg_error *err)
+{
+    return eg_error_set(err, EG_EUNAUTHORIZED,
+                        "The subscription key or the Basic Auth credentials "
+                        "are not valid.");
+}
+
+static int read_gen(struct eg_store *s, int64_t *gen)
+{
+    struct eg_store_conn *c = eg_store_conn(s);
+    if (c == NULL)
+        return EG_EUNAVAILABLE;
+    return eg_store_auth_generation(c, gen);
+}
+
+static void *watch_main(void *arg)
+{
+    struct eg_auth *a = arg;
+    pthread_mutex_lock(&a->stop_lock);
+    while (!a->stopping) {
+        pthread_mutex_unlock(&a->stop_lock);
+        int64_t gen;
+        if (read_gen(a->store, &gen) == 0)
+            atomic_store(&a->gen, gen);
+        pthread_mutex_lock(&a->stop_lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WATCH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (!a->stopping)
+            pthread_cond_timedwait(&a->stop_cond, &a->stop_lock, &ts);
+    }
+    pthread_mutex_unlock(&a->stop_lock);
+    return NULL;
+}
+
+int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
+{
+    struct eg_auth *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        abort();
+    a->cache = calloc(CACHE_SLOTS, sizeof(*a->cache));
+    if (a->cache == NULL)
+        abort();
+    a->store = s;
+    a->ttl_s = cache_ttl_s;
+    crypto_generichash_keygen(a->tag_key);
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->stop_lock, NULL);
+    pthread_cond_init(&a->stop_cond, NULL);
+    pthread_mutex_init(&a->dummy_lock, NULL);
+    int64_t gen = 0;
+    int rc = read_gen(s, &gen);
+    if (rc != 0)
+        goto fail;
+    atomic_store(&a->gen, gen);
+    if (pthread_create(&a->watcher, NULL, watch_main, a) != 0) {
+        rc = EG_EINTERNAL;
+        goto fail;
+    }
+    *out = a;
+    return 0;
+fail:
+    pthread_mutex_destroy(&a->dummy_lock);
+    pthread_cond_destroy(&a->stop_cond);
+    pthread_mutex_destroy(&a->stop_lock);
+    pthread_mutex_destroy(&a->lock);
+    free(a->cache);
+    free(a);
+    return rc;
+}
+
+void eg_auth_free(struct eg_auth *a)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->stop_lock);
+    a->stopping = true;
+    pthread_cond_signal(&a->stop_cond);
+    pthread_mutex_unlock(&a->stop_lock);
+    pthread_join(a->watcher, NULL);
+    pthread_mutex_destroy(&a->dummy_lock);
+    pthread_cond_destroy(&a->stop_cond);
+    pthread_mutex_destroy(&a->stop_lock);
+    pthread_mutex_destroy(&a->lock);
+    sodium_memzero(a->cache, CACHE_SLOTS * sizeof(*a->cache));
+    free(a->cache);
+    sodium_memzero(a->tag_key, sizeof(a->tag_key));
+    free(a);
+}
+
+static size_t slot_of(const uint8_t tag[32])
+{
+    uint32_t v;
+    memcpy(&v, tag, sizeof(v));
+    return v % CACHE_SLOTS;
+}
+
+static int unauthorized(struct eg_error *err, const char *msg)
+{
+    return eg_error_set(err, EG_EUNAUTHORIZED, "%s", msg);
+}
+
+/* Decode "Basic base64(user:pass)" into pend. Returns 0 or EG_EUNAUTHORIZED
+ * with the message of C6 for a malformed header (or the wrong-secret one
+ * for credentials too long to be any account's). */
+static int parse_basic(const char *authz, struct eg_auth_pending *pend,
+                       struct eg_error *err)
+{
+    static const char malformed[] =
+        "The Authorization header must be Basic credentials: "
+        "'Basic ' followed by base64 of username:password.";
+    if (strncasecmp(authz, "Basic ", 6) != 0)
+        return unauthorized(err, malformed);
+    const char *b64 = authz + 6;
+    while (*b64 == ' ')
+        b64++;
+    size_t n = strlen(b64);
+    while (n > 0 && b64[n - 1] == ' ')
+        n--;
+    unsigned char raw[EG_USERNAME_MAX + EG_PASSWORD_MAX + 1];
+    size_t rawlen = 0;
+    if (n == 0 || n > 4 * ((sizeof(raw) + 2) / 3))
+        return n == 0 ? unauthorized(err, malformed) : eg_auth_denied(err);
+    if (sodium_base642bin(raw, sizeof(raw), b64, n, NULL, &rawlen, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        sodium_memzero(raw, sizeof(raw));
+        return unauthorized(err, malformed);
+    }
+    unsigned char *colon = memchr(raw, ':', rawlen);
+    if (colon == NULL || colon == raw) {
+        sodium_memzero(raw, sizeof(raw));
+        return unauthorized(err, malformed);
+    }
+    size_t ulen = (size_t)(colon - raw);
+    size_t plen = rawlen - ulen - 1;
+    int rc = 0;
+    if (ulen >= sizeof(pend->username) || plen >= sizeof(pend->password) ||
+        memchr(raw, '\0', rawlen) != NULL) {
+        rc = eg_auth_denied(err);
+    } else {
+        memcpy(pend->username, raw, ulen);
+        pend->username[ulen] = '\0';
+        memcpy(pend->password, colon + 1, plen);
+        pend->password[plen] = '\0';
+    }
+    sodium_memzero(raw, sizeof(raw));
+    return rc;
+}
+
+int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
+                  struct eg_principal *p, struct eg_auth_pending *pend,
+                  struct eg_error *err)
+{
+    if (key_hdr == NULL || key_hdr[0] == '\0')
+        return unauthorized(err,
+                            "The alle-subscription-key header is missing.");
+    if (authz_hdr == NULL || authz_hdr[0] == '\0')
+        return unauthorized(err, "The Authorization header is missing.");
+
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, a->tag_key, sizeof(a->tag_key), 32);
+    crypto_generichash_update(&st, (const unsigned char *)key_hdr,
+                              strlen(key_hdr) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)authz_hdr,
+                              strlen(authz_hdr));
+    uint8_t tag[32];
+    crypto_generichash_final(&st, tag, sizeof(tag));
+
+    int64_t gen = atomic_load(&a->gen);
+    int64_t now = eg_time_now();
+    bool hit = false;
+    struct entry *e = &a->cache[slot_of(tag)];
+    pthread_mutex_lock(&a->lock);
+    if (e->used && sodium_memcmp(e->tag, tag, sizeof(tag)) == 0 &&
+        e->gen >= gen && now < e->expires) {
+        *p = e->principal;
+        hit = true;
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (hit) {
+        atomic_fetch_add(&a->hits, 1);
+        return 0;
+    }
+    atomic_fetch_add(&a->misses, 1);
+
+    memset(pend, 0, sizeof(*pend));
+    int rc = parse_basic(authz_hdr, pend, err);
+    if (rc != 0) {
+        atomic_fetch_add(&a->failures, 1);
+        return rc;
+    }
+    if (!eg_strlcpy(pend->key, key_hdr, sizeof(pend->key))) {
+        /* Longer than any key we issue: it cannot match. Still verify, so
+         * the time taken does not tell. */
+        pend->key[0] = '\0';
+    }
+    memcpy(pend->tag, tag, sizeof(tag));
+    return EG_AUTH_NEED_VERIFY;
+}
+
+int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
+{
+    const char *hash = NULL;
+    struct eg_key key;
+    struct eg_account acct;
+    int64_t gen = 0;
+    int rc;
+
+    pend->result = EG_EUNAUTHORIZED;
+    struct eg_store_conn *c = eg_store_conn(a->store);
+    if (c == NULL) {
+        pend->result = EG_EUNAVAILABLE;
+        goto out;
+    }
+    rc = eg_store_auth_generation(c, &gen);
+    if (rc != 0) {
+        pend->result = rc;
+        goto out;
+    }
+    if (pend->key[0] != '\0') {
+        uint8_t kh[32];
+        eg_auth_key_hash(pend->key, strlen(pend->key), kh);
+        rc = eg_store_key_by_hash(c, kh, &key);
+        if (rc == 0 && key.revoked_at == EG_TIME_NONE &&
+            sodium_memcmp(kh, key.hash, sizeof(kh)) == 0) {
+            rc = eg_store_account_get(c, key.tenant_id, pend->username, &acct);
+            if (rc == 0)
+                hash = acct.pwhash;
+        }
+        if (rc != 0 && rc != EG_ENOTFOUND) {
+            pend->result = rc;
+            goto out;
+        }
+    }
+    bool ok;
+    atomic_fetch_add(&a->verifications, 1);
+    if (hash != NULL) {
+        ok = crypto_pwhash_str_verify(hash, pend->password,
+                                      strlen(pend->password)) == 0;
+    } else {
+        /* Spend the same time as a real check, then refuse. */
+        int same_cost = crypto_pwhash_str_verify(dummy_hash(a), pend->password,
+                                                 strlen(pend->password));
+        (void)same_cost;
+        ok = false;
+    }
+    if (!ok) {
+        atomic_fetch_add(&a->failures, 1);
+        goto out;
+    }
+    struct eg_principal *p = &pend->principal;
+    eg_strlcpy(p->tenant_id, key.tenant_id, sizeof(p->tenant_id));
+    eg_strlcpy(p->key_id, key.key_id, sizeof(p->key_id));
+    eg_strlcpy(p->username, acct.username, sizeof(p->username));
+    pend->result = 0;
+
+    struct entry *e = &a->cache[slot_of(pend->tag)];
+    pthread_mutex_lock(&a->lock);
+    e->used = true;
+    memcpy(e->tag, pend->tag, sizeof(e->tag));
+    e->gen = gen;
+    e->expires = eg_time_now() + (int64_t)a->ttl_s * 1000;
+    e->principal = *p;
+    pthread_mutex_unlock(&a->lock);
+out:
+    sodium_memzero(pend->key, sizeof(pend->key));
+    sodium_memzero(pend->password, sizeof(pend->password));
+    return pend->result;
+}
+
+void eg_auth_get_stats(struct eg_auth *a, struct eg_auth_stats *st)
+{
+    st->cache_hits = atomic_load(&a->hits);
+    st->cache_misses = atomic_load(&a->misses);
+    st->argon2_verifications = atomic_load(&a->verifications);
+    st->failures = atomic_load(&a->failures);
+}

@@ -1,0 +1,73 @@
+/*
+ * auth.h - authentication of a request (C6-C8).
+ *
+ * A request proves itself with a subscription key AND a Basic Auth account of
+ * the same tenant. Verifying a password costs an Argon2id hash, so a verified
+ * (key, Authorization) pair is cached in memory under a keyed hash of the
+ * pair; an entry is trusted only while the store's auth generation is the one
+ * it was verified under (a key or account change anywhere bumps it), and for
+ * at most the cache lifetime. A watcher thread reads the generation every
+ * 200 ms, so a key revoked by the CLI in another process is refused within 1 s.
+ *
+ * eg_auth_check answers from the cache without blocking; on a miss the caller
+ * runs eg_auth_verify (which blocks for the hash) where it stalls no other
+ * client, then checks again.
+ */
+#ifndef EG_SVC_AUTH_H
+#define EG_SVC_AUTH_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "svc/svc.h"
+
+#define EG_AUTH_NEED_VERIFY 1
+
+/* What a verification needs, copied out of the request. Wiped after use. */
+struct eg_auth_pending {
+    uint8_t tag[32]; /* the cache key: keyed hash of the header pair */
+    char key[EG_SUBKEY_MAX];
+    char username[EG_USERNAME_MAX];
+    char password[EG_PASSWORD_MAX];
+    int result;                    /* set by eg_auth_verify */
+    struct eg_principal principal; /* set by eg_auth_verify on success */
+};
+
+struct eg_auth_stats {
+    uint64_t cache_hits, cache_misses, argon2_verifications, failures;
+};
+
+/* Create the auth state of a server on store s, with the cache lifetime in
+ * seconds, and start the generation watcher. Returns 0 or an EG_E*. */
+int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out);
+void eg_auth_free(struct eg_auth *a);
+
+/*
+ * Judge the two header values (either may be NULL when absent). Returns 0 with
+ * *p filled (a cached pair), EG_EUNAUTHORIZED with a message in err, or
+ * EG_AUTH_NEED_VERIFY with *pend filled: then call eg_auth_verify(pend).
+ * Never blocks.
+ */
+int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
+                  struct eg_principal *p, struct eg_auth_pending *pend,
+                  struct eg_error *err);
+
+/* Verify pend against the store (blocks for an Argon2id hash, on a thread
+ * where that stalls nobody), cache the pair on success, wipe the secrets in
+ * pend, and return pend->result: 0 with pend->principal, or
+ * EG_EUNAUTHORIZED. */
+int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend);
+
+/* Fill err with the one message of every wrong-secret case (C6). */
+int eg_auth_denied(struct eg_error *err);
+
+void eg_auth_get_stats(struct eg_auth *a, struct eg_auth_stats *st);
+
+/* BLAKE2b-256 of a subscription key, as the store keeps it (C7). */
+void eg_auth_key_hash(const char *key, size_t len, uint8_t out[32]);
+
+/* Argon2id hash of a password (at least libsodium's INTERACTIVE limits) into
+ * out (EG_PWHASH_MAX bytes). Returns 0 or EG_EINTERNAL. */
+int eg_auth_password_hash(const char *password, char out[EG_PWHASH_MAX]);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * svc.h - the service layer: the rules of every operation (validation, status,
+ * lifecycle, auth, audit), in plain C. No HTTP, no SQL, no JSON here: front
+ * ends turn their input into the structs below, call these functions, and
+ * render what comes back (CONTRACT C31).
+ *
+ * Reads run on the calling thread's own store connection. Writes are prepared
+ * here (validated, ids and times assigned, audit actor attached) as a struct
+ * eg_write, and then submitted with eg_svc_submit: to the group-commit writer
+ * when the service runs one (the server), else applied at once (the CLI).
+ */
+#ifndef EG_SVC_SVC_H
+#define EG_SVC_SVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+/* Who is calling: the tenant, and the key and account that proved it. */
+struct eg_principal {
+    char tenant_id[EG_ID_MAX];
+    char key_id[EG_ID_MAX];
+    char username[EG_USERNAME_MAX];
+};
+
+struct eg_auth;
+
+struct eg_svc {
+    struct eg_store *store;
+    struct eg_writer *writer; /* NULL: writes are applied on the caller */
+    struct eg_auth *auth;     /* NULL outside the server */
+};
+
+/* Submit a prepared write. With a writer, w->done(w) runs on the writer thread
+ * once durable; without, the write is applied and w->done(w) called before
+ * this returns. */
+void eg_svc_submit(struct eg_svc *svc, struct eg_write *w);
+
+/* Submit w and wait until it is durable; returns w->rc. For callers that may
+ * block (CLI, MCP). Overwrites w->done and w->ctx. */
+int eg_svc_write_sync(struct eg_svc *svc, struct eg_write *w);
+
+/* ---- credentials (svc/credentials.c) ---- */
+
+/* A field of the create body: absent, or a string (already checked to be a
+ * string by the front end; any other JSON type is the front end's 400). */
+struct eg_str {
+    bool present;
+    const char *s;
+    size_t len;
+};
+
+struct eg_cred_input {
+    struct eg_str user_id, user_email, user_name, access_profile, valid_from,
+        valid_to;
+};
+
+/* The status of c at instant now (C17). */
+enum eg_cred_status eg_cred_status(const struct eg_credential *c, int64_t now);
+const char *eg_cred_status_name(enum eg_cred_status s);
+
+/* Validate in (C13, C14) for principal p and fill w as an EG_W_CRED_CREATE
+ * with a new id and the creation time. Returns 0 or an error in err
+ * (EG_EBADREQUEST naming the field, EG_EUNKNOWNPROFILE). May block on a
+ * store read. */
+int eg_svc_cred_prepare_create(struct eg_svc *svc, const struct eg_principal *p,
+                               const struct eg_cred_input *in,
+                               const char *request_id, struct eg_write *w,
+                               struct eg_error *err);
+
+/* Fill w as an EG_W_CRED_REVOKE of credential `id` (C19). Returns 0, or
+ * EG_ENOTFOUND when id cannot be a credential id (C12). */
+int eg_svc_cred_prepare_revoke(const struct eg_principal *p, const char *id,
+                               const char *request_id, struct eg_write *w,
+                               struct eg_error *err);
+
+/* Read credential `id` of p's tenant into out. EG_ENOTFOUND for an id of the
+ * wrong shape, of another tenant or unknown (C11, C12). */
+int eg_svc_cred_get(struct eg_svc *svc, const struct eg_principal *p,
+                    const char *id, struct eg_credential *out,
+                    struct eg_error *err);
+
+/* True when id has the shape of a credential id (C12). */
+bool eg_cred_id_valid(const char *id);
+
+/* A list in progress: filter and position. Lists are read page by page, each
+ * page its own short read, so a long list never pins the store (C20). */
+struct eg_list {
+    char tenant_id[EG_ID_MAX];
+    enum eg_cred_status status;
+    bool has_user;
+    char user_id[EG_USER_ID_MAX];
+    int64_t now;
+    struct eg_cursor after;
+    bool done;
+};
+
+/* Begin listing p's credentials (C20): status NULL = Active; a status other
+ * than Active, Revoked, Expired is EG_EBADREQUEST naming it. */
+int eg_svc_cred_list_begin(const struct eg_principal *p, const char *status,
+                           const char *user_id, struct eg_list *l,
+                           struct eg_error *err);
+
+/* Pass up to `max` next credentials of l to cb, in order. Returns 0 (l->done
+ * set at the end) or an error. */
+int eg_svc_cred_list_next(struct eg_svc *svc, struct eg_list *l, size_t max,
+                          eg_cred_cb cb, void *ctx);
+
+/* The same for devices (C23). */
+void eg_svc_device_list_begin(const struct eg_principal *p, struct eg_list *l);
+int eg_svc_device_list_next(struct eg_svc *svc, struct eg_list *l, size_t max,
+                            eg_device_cb cb, void *ctx);
+
+/* ---- the admin surface (svc/admin.c) ---- */
+
+#define EG_SUBKEY_MAX 72  /* a subscription key as text, NUL included */
+#define EG_PASSWORD_MAX 129
+
+/* Each returns 0 or an EG_E* with a message for a person in err, and leaves
+ * nothing half-made. Secrets come back in caller buffers, to be shown once and
+ * wiped by the caller. */
+int eg_svc_tenant_create(struct eg_svc *svc, const char *name,
+                         struct eg_tenant *out, struct eg_error *err);
+int eg_svc_key_create(struct eg_svc *svc, const char *tenant_id,
+                      struct eg_key *out, char secret[EG_SUBKEY_MAX],
+                      struct eg_error *err);
+int eg_svc_key_revoke(struct eg_svc *svc, const char *key_id,
+                      struct eg_error *err);
+/* password NULL: generate one into password_out. */
+int eg_svc_account_create(struct eg_svc *svc, const char *tenant_id,
+                          const char *username, const char *password,
+                          char password_out[EG_PASSWORD_MAX],
+                          struct eg_error *err);
+int eg_svc_account_remove(struct eg_svc *svc, const char *tenant_id,
+                          const char *username, struct eg_error *err);
+int eg_svc_profile_create(struct eg_svc *svc, const char *tenant_id,
+                          const char *profile_id, const char *name,
+                          struct eg_error *err);
+int eg_svc_device_add(struct eg_svc *svc, struct eg_device *d,
+                      struct eg_error *err);
+int eg_svc_device_remove(struct eg_svc *svc, const char *tenant_id,
+                         const char *device_id, struct eg_error *err);
+
+/* True when model is one of the spec's EngageDevice models. */
+bool eg_device_model_valid(const char *model);
+extern const char *const eg_device_models[];
+
+#endif
