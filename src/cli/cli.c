@@ -9,6 +9,8 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/time.h"
 #include "core/util.h"
 #include "http/server.h"
 #include "svc/auth.h"
@@ -35,6 +39,8 @@ struct cmd_args {
     const char *pos[4];
     const char *model, *name, *site, *firmware;
     const char *listen, *base_path, *threads, *cache_ttl;
+    const char *credential, *since, *limit;
+    const char *access_log, *log_level;
     bool password_stdin;
     bool help;
 };
@@ -336,6 +342,38 @@ static int cmd_demo(struct eg_svc *svc, const struct opts *o,
     return 0;
 }
 
+static int print_audit(void *ctx, const struct eg_audit *a)
+{
+    const struct opts *o = ctx;
+    char t[EG_TIME_TEXT_MAX];
+    eg_time_format(a->time, t);
+    if (o->json) {
+        json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "time", t, "action",
+                              a->action, "credentialId", a->credential_id,
+                              "requestId", a->actor.request_id, "keyId",
+                              a->actor.key_id, "username", a->actor.username);
+        char *line = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        puts(line);
+        free(line);
+        json_decref(v);
+    } else {
+        printf("%s  %-17s  %s  key=%s user=%s request=%s\n", t, a->action,
+               a->credential_id, a->actor.key_id, a->actor.username,
+               a->actor.request_id);
+    }
+    return 0;
+}
+
+static int cmd_audit(struct eg_svc *svc, const struct opts *o,
+                     struct cmd_args *a)
+{
+    struct eg_error e;
+    if (eg_svc_audit_list(svc, a->pos[0], a->credential, a->since, a->limit,
+                          print_audit, (void *)o, &e) != 0)
+        return fail(&e);
+    return 0;
+}
+
 static const char *env_or(const char *v, const char *env, const char *def)
 {
     if (v != NULL)
@@ -371,11 +409,40 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
     if (parse_uint("--threads", threads, 256, &cfg.threads) != 0 ||
         parse_uint("--auth-cache-ttl", ttl, 86400, &cfg.auth_cache_ttl_s) != 0)
         return EXIT_USAGE;
+    const char *level = env_or(a->log_level, "ENGAGE_LOG_LEVEL", "info");
+    static const char *const levels[] = {"debug", "info", "warning", "error"};
+    bool level_ok = false;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(level, levels[i]) == 0) {
+            eg_log_min = (enum eg_log_level)i;
+            level_ok = true;
+        }
+    if (!level_ok) {
+        fprintf(stderr,
+                "engage: --log-level must be debug, info, warning or error\n");
+        return EXIT_USAGE;
+    }
+    const char *alog = env_or(a->access_log, "ENGAGE_ACCESS_LOG", NULL);
+    cfg.access_log_fd = -1;
+    if (alog != NULL && strcmp(alog, "-") == 0) {
+        cfg.access_log_fd = STDOUT_FILENO;
+    } else if (alog != NULL) {
+        cfg.access_log_fd =
+            open(alog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (cfg.access_log_fd < 0) {
+            fprintf(stderr, "engage: --access-log %s: %s\n", alog,
+                    strerror(errno));
+            return 1;
+        }
+    }
     if (cfg.base_path[0] != '/') {
         fprintf(stderr, "engage: --base-path must begin with '/'\n");
         return EXIT_USAGE;
     }
-    return eg_http_serve(svc->store, &cfg) == 0 ? 0 : 1;
+    int rc = eg_http_serve(svc->store, &cfg);
+    if (cfg.access_log_fd > STDOUT_FILENO)
+        close(cfg.access_log_fd);
+    return rc == 0 ? 0 : 1;
 }
 
 /* ---- the table ---- */
@@ -385,14 +452,16 @@ static const char *const pw_opts[] = {"--password-stdin", NULL};
 static const char *const profile_opts[] = {"--name=", NULL};
 static const char *const device_opts[] = {"--model=", "--name=", "--site=",
                                           "--firmware=", NULL};
-static const char *const serve_opts[] = {"--listen=", "--base-path=",
-                                         "--threads=", "--auth-cache-ttl=",
-                                         NULL};
+static const char *const audit_opts[] = {"--credential=", "--since=",
+                                         "--limit=", NULL};
+static const char *const serve_opts[] = {
+    "--listen=",     "--base-path=", "--threads=", "--auth-cache-ttl=",
+    "--access-log=", "--log-level=", NULL};
 
 static const struct cmd cmds[] = {
     {"serve", NULL, 0,
      "serve [--listen HOST:PORT] [--base-path PATH] [--threads N] "
-     "[--auth-cache-ttl SECONDS]",
+     "[--auth-cache-ttl SECONDS] [--access-log FILE|-] [--log-level LEVEL]",
      "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
      "\n"
      "  --listen HOST:PORT        address to listen on [ENGAGE_LISTEN]\n"
@@ -404,6 +473,14 @@ static const struct cmd cmds[] = {
      "  --auth-cache-ttl SECONDS  longest a verified key and password pair\n"
      "                            is trusted without a new Argon2id check\n"
      "                            [ENGAGE_AUTH_CACHE_TTL] (default 60)\n"
+     "  --access-log FILE|-       a JSON line per answer (time, requestId,\n"
+     "                            method, path, operation, tenant, status,\n"
+     "                            durationMs), appended to FILE or, for -,\n"
+     "                            written to stdout [ENGAGE_ACCESS_LOG]\n"
+     "                            (default: none)\n"
+     "  --log-level LEVEL         debug, info, warning or error; the log\n"
+     "                            goes to stderr [ENGAGE_LOG_LEVEL]\n"
+     "                            (default info)\n"
      "\n"
      "/healthz, /readyz and /metrics are served outside the base path,\n"
      "and the OpenAPI document at BASE/openapi.yaml.\n",
@@ -438,6 +515,16 @@ static const struct cmd cmds[] = {
      device_opts, cmd_device_add},
     {"device", "remove", 2, "device remove TENANT_ID DEVICE_ID",
      "Remove an enrolled device.\n", no_opts, cmd_device_remove},
+    {"audit", NULL, 1,
+     "audit TENANT_ID [--credential ID] [--since RFC3339] [--limit N]",
+     "Print the tenant's audit trail, oldest first: every credential create\n"
+     "and revoke with its time, credential, request id and actor (key id and\n"
+     "username). With --json, one JSON object a line (JSON Lines).\n"
+     "\n"
+     "  --credential ID   only the records of this credential\n"
+     "  --since RFC3339   only records at or after this instant\n"
+     "  --limit N         at most N records\n",
+     audit_opts, cmd_audit},
     {"demo", NULL, 0, "demo",
      "Create a demo tenant with one subscription key, one account (demo),\n"
      "two access profiles (staff, visitor) and three devices, and print the\n"
@@ -536,6 +623,16 @@ static int parse_cmd(const struct cmd *c, int argc, char **argv, int from,
             a->threads = val;
         else if (strncmp(arg, "--auth-cache-ttl", arglen) == 0)
             a->cache_ttl = val;
+        else if (strncmp(arg, "--access-log", arglen) == 0)
+            a->access_log = val;
+        else if (strncmp(arg, "--log-level", arglen) == 0)
+            a->log_level = val;
+        else if (strncmp(arg, "--credential", arglen) == 0)
+            a->credential = val;
+        else if (strncmp(arg, "--since", arglen) == 0)
+            a->since = val;
+        else if (strncmp(arg, "--limit", arglen) == 0)
+            a->limit = val;
     }
     if (a->npos < c->npos) {
         fprintf(stderr, "engage: missing argument (usage: engage %s)\n",

@@ -76,6 +76,7 @@ struct server {
     atomic_uint_fast64_t requests[NOPS][NSTATUS];
     atomic_uint_fast64_t latency[NOPS][NBUCKET + 1];
     atomic_uint_fast64_t latency_us_sum[NOPS];
+    int access_log_fd;
 };
 
 enum state {
@@ -103,6 +104,8 @@ struct req {
     bool operational;
     char url[64];
     char method[16];
+    char method_seen[16]; /* for the access log */
+    char path_seen[160];
     char request_id[EG_REQUEST_ID_MAX];
     char idbuf[EG_ID_MAX + 1];
     struct eg_buf body;
@@ -144,7 +147,33 @@ static bool request_id_ok(const char *s)
     return n > 0;
 }
 
-/* ---- metrics ---- */
+/* ---- metrics and the access log ---- */
+
+/* One JSON line per answer. No header value but the (validated) request id
+ * is written, so no secret can reach the log (C7). One write(2) per line, on
+ * a descriptor opened with O_APPEND: lines of concurrent threads never mix. */
+static void access_log(struct req *r, int status, uint64_t us)
+{
+    char t[EG_TIME_TEXT_MAX];
+    json_t *v = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s?,s:i,s:f}", "time",
+        eg_time_format(eg_time_now(), t), "requestId", r->request_id, "method",
+        r->method_seen, "path", r->path_seen,
+        "operation", r->op ? r->op->name : (r->operational ? "operational" : "none"),
+        "tenant", r->call.principal.tenant_id[0] ? r->call.principal.tenant_id : NULL,
+        "status", status, "durationMs", (double)us / 1000.0);
+    if (v == NULL)
+        return;
+    char *line = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(v);
+    if (line == NULL)
+        return;
+    size_t n = strlen(line);
+    line[n] = '\n';
+    ssize_t w = write(r->srv->access_log_fd, line, n + 1);
+    (void)w;
+    free(line);
+}
 
 static void count(struct req *r, int status)
 {
@@ -160,6 +189,8 @@ static void count(struct req *r, int status)
         b++;
     atomic_fetch_add(&srv->latency[op][b], 1);
     atomic_fetch_add(&srv->latency_us_sum[op], us);
+    if (srv->access_log_fd >= 0)
+        access_log(r, status, us);
 }
 
 /* ---- answering ---- */
@@ -551,41 +582,29 @@ static enum MHD_Result operational(struct req *r, const char *url,
         eg_writer_stats(srv->svc.writer, &batches, &writes, &commit_us);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(
             srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        snprintf(line, sizeof(line),
-                 "# TYPE engage_auth_cache_hits_total counter\n"
-                 "engage_auth_cache_hits_total %llu\n",
-                 (unsigned long long)as.cache_hits);
-        eg_buf_addstr(&b, line);
-        snprintf(line, sizeof(line),
-                 "# TYPE engage_auth_cache_misses_total counter\n"
-                 "engage_auth_cache_misses_total %llu\n",
-                 (unsigned long long)as.cache_misses);
-        eg_buf_addstr(&b, line);
-        snprintf(line, sizeof(line),
-                 "# TYPE engage_auth_argon2_verifications_total counter\n"
-                 "engage_auth_argon2_verifications_total %llu\n",
-                 (unsigned long long)as.argon2_verifications);
-        eg_buf_addstr(&b, line);
-        snprintf(line, sizeof(line),
-                 "# TYPE engage_auth_failures_total counter\n"
-                 "engage_auth_failures_total %llu\n",
-                 (unsigned long long)as.failures);
-        eg_buf_addstr(&b, line);
-        snprintf(line, sizeof(line),
-                 "# TYPE engage_store_commit_batches_total counter\n"
-                 "engage_store_commit_batches_total %llu\n"
-                 "# TYPE engage_store_commit_writes_total counter\n"
-                 "engage_store_commit_writes_total %llu\n",
-                 (unsigned long long)batches, (unsigned long long)writes);
-        eg_buf_addstr(&b, line);
-        snprintf(line, sizeof(line),
-                 "# TYPE engage_store_commit_seconds_total counter\n"
-                 "engage_store_commit_seconds_total %.6f\n"
-                 "# TYPE engage_open_connections gauge\n"
-                 "engage_open_connections %u\n",
-                 (double)commit_us / 1e6,
-                 info ? info->num_connections : 0u);
-        eg_buf_addstr(&b, line);
+        const struct {
+            const char *name, *type;
+            double value;
+        } plain[] = {
+            {"engage_auth_cache_hits_total", "counter", (double)as.cache_hits},
+            {"engage_auth_cache_misses_total", "counter",
+             (double)as.cache_misses},
+            {"engage_auth_argon2_verifications_total", "counter",
+             (double)as.argon2_verifications},
+            {"engage_auth_failures_total", "counter", (double)as.failures},
+            {"engage_store_commit_batches_total", "counter", (double)batches},
+            {"engage_store_commit_writes_total", "counter", (double)writes},
+            {"engage_store_commit_seconds_total", "counter",
+             (double)commit_us / 1e6},
+            {"engage_open_connections", "gauge",
+             info ? (double)info->num_connections : 0.0},
+        };
+        for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+            snprintf(line, sizeof(line), "# TYPE %s %s\n%s %.15g\n",
+                     plain[i].name, plain[i].type, plain[i].name,
+                     plain[i].value);
+            eg_buf_addstr(&b, line);
+        }
         return answer_buf(r, 200, &b, "text/plain; version=0.0.4");
     }
     /* {base}/openapi.yaml (C1) */
@@ -642,6 +661,10 @@ static enum MHD_Result first_call(struct req *r, const char *url,
         eg_random_id(r->request_id, sizeof(r->request_id), "", 16);
     r->body_expected = expects_body(r);
     r->state = r->body_expected ? ST_BODY : ST_DECIDED;
+    if (srv->access_log_fd >= 0) {
+        snprintf(r->method_seen, sizeof(r->method_seen), "%s", method);
+        snprintf(r->path_seen, sizeof(r->path_seen), "%s", url);
+    }
 
     if (is_operational(srv, url)) {
         eg_strlcpy(r->url, url, sizeof(r->url));
@@ -879,6 +902,7 @@ int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
         abort();
     int rc = 0;
     srv->svc.store = store;
+    srv->access_log_fd = cfg->access_log_fd;
     if (!eg_strlcpy(srv->base, cfg->base_path, sizeof(srv->base))) {
         eg_log(EG_LOG_ERROR, "the base path is too long");
         free(srv);

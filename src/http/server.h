@@ -17,6 +17,7 @@ struct eg_http_config {
     const char *base_path; /* "/engage" */
     unsigned threads;      /* pool threads; 0 = one per core */
     unsigned auth_cache_ttl_s;
+    int access_log_fd; /* JSON-lines access log; -1 = none */
 };
 
 /* Serve until SIGINT or SIGTERM, then stop gracefully: stop accepting, finish

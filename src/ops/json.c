@@ -10,32 +10,26 @@
 
 #define LIST_PAGE 256
 
+/* The nesting depth of v: 0 for a scalar, 1 + the deepest child for an
+ * object or array. */
 static size_t depth_of(json_t *v)
 {
     size_t max = 0;
     if (json_is_object(v)) {
-        const char *k;
-        json_t *child;
-        json_object_foreach(v, k, child)
-        {
-            size_t d = depth_of(child);
-            if (d > max)
-                max = d;
+        for (void *it = json_object_iter(v); it != NULL;
+             it = json_object_iter_next(v, it)) {
+            size_t d = depth_of(json_object_iter_value(it));
+            max = d > max ? d : max;
         }
-        return max + 1;
-    }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *child;
-        json_array_foreach(v, i, child)
-        {
-            size_t d = depth_of(child);
-            if (d > max)
-                max = d;
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            size_t d = depth_of(json_array_get(v, i));
+            max = d > max ? d : max;
         }
-        return max + 1;
+    } else {
+        return 0;
     }
-    return 0;
+    return max + 1;
 }
 
 int eg_json_parse_body(const char *buf, size_t len, json_t **out,
@@ -220,7 +214,15 @@ int eg_op_list_render(struct eg_call *call, struct eg_buf *b, bool *started)
     if (r.rc != 0)
         return r.rc;
     if (call->list.done) {
-        eg_buf_addstr(b, "]}");
+        if (call->list.has_more) {
+            char cur[EG_CURSOR_TEXT_MAX];
+            eg_svc_list_cursor(&call->list, cur);
+            eg_buf_addstr(b, "],\"nextCursor\":\"");
+            eg_buf_addstr(b, cur);
+            eg_buf_addstr(b, "\"}");
+        } else {
+            eg_buf_addstr(b, "]}");
+        }
         return 0;
     }
     return 1;

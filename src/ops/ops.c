@@ -16,11 +16,13 @@ static const char *const status_enum[] = {"Active", "Revoked", "Expired",
 static int run_list(struct eg_call *call)
 {
     const struct eg_op *op = call->op;
-    int user = eg_op_param_index(op, "userId");
-    int status = eg_op_param_index(op, "status");
+    const char *const *a = call->args;
     call->now = eg_time_now();
-    if (eg_svc_cred_list_begin(&call->principal, call->args[status],
-                               call->args[user], &call->list,
+    if (eg_svc_cred_list_begin(&call->principal,
+                               a[eg_op_param_index(op, "status")],
+                               a[eg_op_param_index(op, "userId")],
+                               a[eg_op_param_index(op, "limit")],
+                               a[eg_op_param_index(op, "cursor")], &call->list,
                                &call->err) != 0)
         return 0;
     call->now = call->list.now;
@@ -99,8 +101,14 @@ const struct eg_op eg_ops[] = {
         .params = {{"userId", EG_IN_QUERY, "Filter by ACS user identifier.",
                     NULL},
                    {"status", EG_IN_QUERY,
-                    "Active (the default), Revoked or Expired.", status_enum}},
-        .nparams = 2,
+                    "Active (the default), Revoked or Expired.", status_enum},
+                   {"limit", EG_IN_QUERY,
+                    "At most this many items (1-1000); the answer then has "
+                    "nextCursor when more remain (C21).",
+                    NULL},
+                   {"cursor", EG_IN_QUERY,
+                    "The nextCursor of the previous page.", NULL}},
+        .nparams = 4,
         .read_only = true,
         .idempotent = true,
         .credential = true,
@@ -115,6 +123,7 @@ const struct eg_op eg_ops[] = {
         .summary = "Upload Mobile Credential",
         .description = "Create (upload) a mobile credential for an ACS user.",
         .has_body = true,
+        .body_schema = eg_schema_credential_create,
         .credential = true,
         .success_status = 201,
         .result = EG_RES_CREDENTIAL,

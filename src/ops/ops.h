@@ -50,6 +50,9 @@ struct eg_op {
     struct eg_param params[EG_OP_MAX_PARAMS];
     size_t nparams;
     bool has_body;    /* a JSON body (MobileCredentialCreate) */
+    /* has_body: the JSON Schema of the body (new reference), for front ends
+     * that describe their input (the MCP tool list). */
+    json_t *(*body_schema)(void);
     bool read_only;   /* changes nothing */
     bool destructive; /* revokes */
     bool idempotent;  /* repeating it changes nothing more */
@@ -129,5 +132,42 @@ int eg_json_append(struct eg_buf *b, json_t *v);
  * call, then items (at most one page), then the tail. Returns 1 when more is
  * to come, 0 when the list is complete, or an EG_E* when the store failed. */
 int eg_op_list_render(struct eg_call *call, struct eg_buf *b, bool *started);
+
+/* ---- JSON Schemas (ops/schema.c), for surfaces that describe operations
+ * (the MCP tool list). Each returns a new reference. ---- */
+
+/* MobileCredentialCreate, the body of uploadCredential. */
+json_t *eg_schema_credential_create(void);
+/* MobileCredential, as eg_json_credential renders it. */
+json_t *eg_schema_credential(void);
+/* EngageDevice, as eg_json_device renders it. */
+json_t *eg_schema_device(void);
+
+/* The input of op as one JSON object: its path and query parameters as
+ * string properties (enum when the parameter has enum_values; path
+ * parameters required), and for has_body ops the properties and required
+ * fields of its body schema. */
+json_t *eg_op_input_schema(const struct eg_op *op);
+
+/* The schema of what eg_op_render gives for op. */
+json_t *eg_op_output_schema(const struct eg_op *op);
+
+/* ---- whole calls (ops/whole.c), for front ends that answer in one
+ * message rather than a stream ---- */
+
+/* Run call to its end on the calling thread: like eg_op_run, but waits (may
+ * block until the write is durable) when the call goes asynchronous.
+ * Overwrites call->suspend, call->done and call->ctx. Returns 0; the outcome
+ * is in call->err or the result fields. */
+int eg_op_run_sync(struct eg_call *call);
+
+/* Render the whole result of a finished, successful call into b as JSON
+ * text: the body REST answers (lists read to the end, nextCursor included),
+ * or, for an operation whose REST answer is empty (204) on a credential, the
+ * credential as it stands after the call. Returns 0, or an EG_E* with a
+ * message in err: the store failed mid-list, or the text passed `max`
+ * bytes (EG_ETOOLARGE). */
+int eg_op_render(struct eg_call *call, struct eg_buf *b, size_t max,
+                 struct eg_error *err);
 
 #endif

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/time.h"
@@ -679,7 +680,7 @@ static int w_cred_revoke(struct eg_bconn *c, struct eg_credential *cr,
     rc = run(c, st, &changes);
     if (rc != 0)
         return rc;
-    if (changes >= 0) {
+    if (changes > 0) {
         rc = audit_append(c, cr, a, "credential.revoke", cr->revoked_at);
         if (rc != 0)
             return rc;
@@ -1076,6 +1077,22 @@ static int open_err(int s)
     return EG_EINTERNAL;
 }
 
+/* Steps st, retrying for up to the busy timeout while it is SQLITE_BUSY.
+ * For the switch to WAL: SQLite does not call the busy handler when waiting
+ * could deadlock, as when several processes convert a new file at once. */
+static int step_retry(sqlite3_stmt *st)
+{
+    const struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+    int s = sqlite3_step(st);
+    for (int waited = 0; (s & 0xff) == SQLITE_BUSY && waited < BUSY_TIMEOUT_MS;
+         waited += 10) {
+        sqlite3_reset(st);
+        nanosleep(&pause, NULL);
+        s = sqlite3_step(st);
+    }
+    return s;
+}
+
 /* Opens path (which must exist) and sets the connection's pragmas. On
  * failure, *out is NULL and msg says why. */
 static int db_open(const char *path, sqlite3 **out, char *msg, size_t msglen)
@@ -1093,7 +1110,7 @@ static int db_open(const char *path, sqlite3 **out, char *msg, size_t msglen)
     if (s == SQLITE_OK)
         s = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
     if (s == SQLITE_OK)
-        s = sqlite3_step(st);
+        s = step_retry(st);
     if (s != SQLITE_ROW) {
         snprintf(msg, msglen, "cannot open store %s: %s", path,
                  db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(s));
@@ -1201,10 +1218,16 @@ static int migrate_one(sqlite3 *db, int64_t version, const char *text)
 
 static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
+    /* IMMEDIATE: a deferred read-then-write could fail with BUSY_SNAPSHOT
+     * when another process creates the table first. */
     int s = sqlite3_exec(db,
+                         "BEGIN IMMEDIATE; "
                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                         "version INTEGER PRIMARY KEY, applied_at INTEGER)",
+                         "version INTEGER PRIMARY KEY, applied_at INTEGER); "
+                         "COMMIT",
                          NULL, NULL, NULL);
+    if (s != SQLITE_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     int64_t have = 0;
     if (s == SQLITE_OK)
         s = schema_version(db, &have);
@@ -1306,7 +1329,10 @@ static void sqlite_conn_close(struct eg_bconn *c)
     free(c);
 }
 
-/* The SQLite backend: URLs "sqlite:PATH". */
+/* The SQLite backend, for store URLs "sqlite:PATH" (see struct
+ * eg_store_backend for each function's contract). Every call may block:
+ * up to the busy timeout (5 s) on another process's write lock, then it
+ * returns EG_EUNAVAILABLE; apply() also waits for its commit's fsync. */
 const struct eg_store_backend eg_store_sqlite = {
     .scheme = "sqlite",
     .open = sqlite_open,

@@ -1,7 +1,7 @@
 /*
  * store.h - the storage interface of engage (DESIGN "Storage is an interface").
  *
- * A backend (store_sqlite.c now, store_pgsql.c later) fills a struct
+ * A backend (sqlite.c now, pgsql.c later) fills a struct
  * eg_store_backend with function pointers, as curl's struct Curl_ssl backends
  * do. Everything above this layer calls the eg_store_* wrappers below and
  * never sees SQL.

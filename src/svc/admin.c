@@ -8,6 +8,7 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/time.h"
@@ -265,4 +266,58 @@ int eg_svc_device_remove(struct eg_svc *svc, const char *tenant_id,
                     sizeof(w.u.device.device_id)))
         return eg_error_set(err, EG_ENOTFOUND, "%s", msg);
     return write_one(svc, &w, err, msg, NULL);
+}
+
+struct audit_walk {
+    eg_audit_cb cb;
+    void *ctx;
+    int64_t last;
+    size_t n;
+};
+
+static int audit_step(void *ctx, const struct eg_audit *a)
+{
+    struct audit_walk *w = ctx;
+    w->last = a->seq;
+    w->n++;
+    return w->cb(w->ctx, a);
+}
+
+int eg_svc_audit_list(struct eg_svc *svc, const char *tenant_id,
+                      const char *credential_id, const char *since,
+                      const char *limit, eg_audit_cb cb, void *ctx,
+                      struct eg_error *err)
+{
+    int64_t from = INT64_MIN;
+    size_t max = SIZE_MAX;
+    if (since != NULL && !eg_time_parse(since, strlen(since), &from))
+        return eg_error_set(err, EG_EBADREQUEST,
+                            "--since must be an RFC 3339 date-time with an "
+                            "offset, such as 2030-01-01T00:00:00Z.");
+    if (limit != NULL) {
+        char *end;
+        unsigned long long v = strtoull(limit, &end, 10);
+        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || v == 0)
+            return eg_error_set(err, EG_EBADREQUEST,
+                                "--limit must be a whole number of at least 1.");
+        max = (size_t)v;
+    }
+    int rc = tenant_must_exist(svc, tenant_id, err);
+    if (rc != 0)
+        return rc;
+    struct eg_store_conn *c = eg_store_conn(svc->store);
+    /* Page through in short reads, as lists do. */
+    struct audit_walk w = {.cb = cb, .ctx = ctx, .last = 0};
+    while (max > 0) {
+        size_t want = max < 1000 ? max : 1000;
+        w.n = 0;
+        rc = eg_store_audit_scan(c, tenant_id, credential_id, from, w.last,
+                                 want, audit_step, &w);
+        if (rc != 0)
+            return eg_error_set(err, rc, NULL);
+        max -= w.n;
+        if (w.n < want)
+            break;
+    }
+    return 0;
 }

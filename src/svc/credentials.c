@@ -8,6 +8,10 @@
  */
 #include "svc/svc.h"
 
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/time.h"
@@ -259,11 +263,66 @@ int eg_svc_cred_get(struct eg_svc *svc, const struct eg_principal *p,
     return 0;
 }
 
+/* A cursor is base64url("c1:" created_at ":" credential_id): opaque to
+ * clients, a keyset position to us (C21). */
+void eg_svc_list_cursor(const struct eg_list *l, char out[EG_CURSOR_TEXT_MAX])
+{
+    char raw[EG_CURSOR_TEXT_MAX / 2];
+    int n = snprintf(raw, sizeof(raw), "c1:%lld:%s", (long long)l->after.time,
+                     l->after.id);
+    sodium_bin2base64(out, EG_CURSOR_TEXT_MAX, (const unsigned char *)raw,
+                      (size_t)n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static bool cursor_parse(const char *text, struct eg_cursor *c)
+{
+    char raw[EG_CURSOR_TEXT_MAX];
+    size_t len = 0;
+    size_t tl = strlen(text);
+    if (tl == 0 || tl >= EG_CURSOR_TEXT_MAX ||
+        sodium_base642bin((unsigned char *)raw, sizeof(raw) - 1, text, tl, NULL,
+                          &len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return false;
+    raw[len] = '\0';
+    if (strlen(raw) != len || strncmp(raw, "c1:", 3) != 0)
+        return false;
+    char *end;
+    errno = 0;
+    long long t = strtoll(raw + 3, &end, 10);
+    if (errno != 0 || end == raw + 3 || *end != ':')
+        return false;
+    if (!eg_cred_id_valid(end + 1))
+        return false;
+    c->valid = true;
+    c->time = t;
+    eg_strlcpy(c->id, end + 1, sizeof(c->id));
+    return true;
+}
+
 int eg_svc_cred_list_begin(const struct eg_principal *p, const char *status,
-                           const char *user_id, struct eg_list *l,
+                           const char *user_id, const char *limit,
+                           const char *cursor, struct eg_list *l,
                            struct eg_error *err)
 {
     memset(l, 0, sizeof(*l));
+    l->remaining = SIZE_MAX;
+    if (limit != NULL) {
+        char *end;
+        errno = 0;
+        long v = strtol(limit, &end, 10);
+        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || errno != 0 ||
+            v < 1 || v > EG_LIST_LIMIT_MAX)
+            return eg_error_set(err, EG_EBADREQUEST,
+                                "limit must be a whole number from 1 to %d.",
+                                EG_LIST_LIMIT_MAX);
+        l->paged = true;
+        l->remaining = (size_t)v;
+    }
+    if (cursor != NULL && !cursor_parse(cursor, &l->after))
+        return eg_error_set(err, EG_EBADREQUEST,
+                            "cursor is not valid: pass back the nextCursor of "
+                            "an earlier page.");
     if (status == NULL || strcmp(status, "Active") == 0)
         l->status = EG_STATUS_ACTIVE;
     else if (strcmp(status, "Revoked") == 0)
@@ -303,6 +362,13 @@ static int page_cred(void *ctx, const struct eg_credential *c)
     return pg->cred_cb(pg->ctx, c);
 }
 
+static int count_one(void *ctx, const struct eg_credential *c)
+{
+    (void)c;
+    *(bool *)ctx = true;
+    return 0;
+}
+
 int eg_svc_cred_list_next(struct eg_svc *svc, struct eg_list *l, size_t max,
                           eg_cred_cb cb, void *ctx)
 {
@@ -318,13 +384,21 @@ int eg_svc_cred_list_next(struct eg_svc *svc, struct eg_list *l, size_t max,
         .now = l->now,
     };
     size_t want = max < LIST_PAGE ? max : LIST_PAGE;
+    if (want > l->remaining)
+        want = l->remaining;
     struct page pg = {.l = l, .cred_cb = cb, .ctx = ctx};
     int rc = eg_store_cred_scan(conn, &f, &l->after, want, page_cred, &pg);
     if (rc != 0)
         return rc;
-    if (pg.n < want)
+    l->remaining -= pg.n;
+    if (pg.n < want) {
         l->done = true;
-    return 0;
+    } else if (l->remaining == 0) {
+        /* The page is full: does anything follow it? */
+        l->done = true;
+        rc = eg_store_cred_scan(conn, &f, &l->after, 1, count_one, &l->has_more);
+    }
+    return rc;
 }
 
 void eg_svc_device_list_begin(const struct eg_principal *p, struct eg_list *l)

@@ -97,13 +97,26 @@ struct eg_list {
     int64_t now;
     struct eg_cursor after;
     bool done;
+    bool paged;       /* a limit was given (C21) */
+    size_t remaining; /* items still to return; SIZE_MAX without a limit */
+    bool has_more;    /* paged, done, and more items remain after `after` */
 };
 
-/* Begin listing p's credentials (C20): status NULL = Active; a status other
- * than Active, Revoked, Expired is EG_EBADREQUEST naming it. */
+#define EG_LIST_LIMIT_MAX 1000
+#define EG_CURSOR_TEXT_MAX 128
+
+/* Begin listing p's credentials (C20, C21). status NULL = Active; a status
+ * other than Active, Revoked, Expired is EG_EBADREQUEST naming it. limit
+ * (NULL = the whole list) is 1..EG_LIST_LIMIT_MAX; cursor (NULL = from the
+ * start) is a nextCursor of an earlier page; either malformed is
+ * EG_EBADREQUEST naming it. */
 int eg_svc_cred_list_begin(const struct eg_principal *p, const char *status,
-                           const char *user_id, struct eg_list *l,
+                           const char *user_id, const char *limit,
+                           const char *cursor, struct eg_list *l,
                            struct eg_error *err);
+
+/* The nextCursor of a finished page (l->has_more), as opaque URL-safe text. */
+void eg_svc_list_cursor(const struct eg_list *l, char out[EG_CURSOR_TEXT_MAX]);
 
 /* Pass up to `max` next credentials of l to cb, in order. Returns 0 (l->done
  * set at the end) or an error. */
@@ -144,6 +157,15 @@ int eg_svc_device_add(struct eg_svc *svc, struct eg_device *d,
                       struct eg_error *err);
 int eg_svc_device_remove(struct eg_svc *svc, const char *tenant_id,
                          const char *device_id, struct eg_error *err);
+
+/* Pass the audit records of a tenant to cb, oldest first (C28): of one
+ * credential when credential_id is not NULL, at or after `since` (RFC 3339,
+ * NULL = all), at most `limit` (decimal text, NULL = all). A malformed since
+ * or limit is EG_EBADREQUEST naming it; an unknown tenant EG_ENOTFOUND. */
+int eg_svc_audit_list(struct eg_svc *svc, const char *tenant_id,
+                      const char *credential_id, const char *since,
+                      const char *limit, eg_audit_cb cb, void *ctx,
+                      struct eg_error *err);
 
 /* True when model is one of the spec's EngageDevice models. */
 bool eg_device_model_valid(const char *model);

@@ -258,27 +258,103 @@ static void test_list(void **state)
                                    .access_profile = S("P1")};
         assert_int_equal(create(f, &in, &w, &e), 0);
     }
-    assert_int_equal(eg_svc_cred_list_begin(&f->p, "Bogus", NULL, &l, &e),
+    assert_int_equal(eg_svc_cred_list_begin(&f->p, "Bogus", NULL, NULL, NULL, &l, &e),
                      EG_EBADREQUEST);
     assert_non_null(strstr(e.message, "status"));
     int n = 0;
-    assert_int_equal(eg_svc_cred_list_begin(&f->p, NULL, NULL, &l, &e), 0);
+    assert_int_equal(eg_svc_cred_list_begin(&f->p, NULL, NULL, NULL, NULL, &l, &e), 0);
     while (!l.done)
         assert_int_equal(eg_svc_cred_list_next(&f->svc, &l, 1000, collect, &n),
                          0);
     assert_int_equal(n, 600);
     n = 0;
-    assert_int_equal(eg_svc_cred_list_begin(&f->p, "Active", "odd", &l, &e), 0);
+    assert_int_equal(eg_svc_cred_list_begin(&f->p, "Active", "odd", NULL, NULL, &l, &e), 0);
     while (!l.done)
         assert_int_equal(eg_svc_cred_list_next(&f->svc, &l, 1000, collect, &n),
                          0);
     assert_int_equal(n, 300);
     n = 0;
-    assert_int_equal(eg_svc_cred_list_begin(&f->p, "Revoked", NULL, &l, &e), 0);
+    assert_int_equal(eg_svc_cred_list_begin(&f->p, "Revoked", NULL, NULL, NULL, &l, &e), 0);
     while (!l.done)
         assert_int_equal(eg_svc_cred_list_next(&f->svc, &l, 1000, collect, &n),
                          0);
     assert_int_equal(n, 0);
+}
+
+struct seen {
+    char ids[64][EG_ID_MAX];
+    int n;
+};
+
+static int remember(void *ctx, const struct eg_credential *c)
+{
+    struct seen *s = ctx;
+    strcpy(s->ids[s->n++], c->credential_id);
+    return 0;
+}
+
+/* C21: limit and cursor validation, and keyset pages that neither skip nor
+ * repeat while others are inserted and revoked between pages. */
+static void test_paging(void **state)
+{
+    struct fx *f = *state;
+    struct eg_write w;
+    struct eg_error e;
+    struct eg_list l;
+    char ids[10][EG_ID_MAX];
+    for (int i = 0; i < 10; i++) {
+        struct eg_cred_input in = {.user_id = S("u"), .access_profile = S("P1")};
+        assert_int_equal(create(f, &in, &w, &e), 0);
+        strcpy(ids[i], w.u.cred.credential_id);
+    }
+    const char *bad_limits[] = {"0", "1001", "-1", "abc", "", "1.5", " 5"};
+    for (size_t i = 0; i < sizeof(bad_limits) / sizeof(bad_limits[0]); i++) {
+        assert_int_equal(eg_svc_cred_list_begin(&f->p, NULL, NULL, bad_limits[i],
+                                                NULL, &l, &e),
+                         EG_EBADREQUEST);
+        assert_non_null(strstr(e.message, "limit"));
+    }
+    const char *bad_cursors[] = {"", "!!", "YWJj", "c1:5:x"};
+    for (size_t i = 0; i < sizeof(bad_cursors) / sizeof(bad_cursors[0]); i++) {
+        assert_int_equal(eg_svc_cred_list_begin(&f->p, NULL, NULL, "3",
+                                                bad_cursors[i], &l, &e),
+                         EG_EBADREQUEST);
+        assert_non_null(strstr(e.message, "cursor"));
+    }
+    struct seen seen = {.n = 0};
+    char cursor[EG_CURSOR_TEXT_MAX] = "";
+    int pages = 0;
+    for (;;) {
+        assert_int_equal(eg_svc_cred_list_begin(&f->p, NULL, NULL, "3",
+                                                cursor[0] ? cursor : NULL, &l,
+                                                &e),
+                         0);
+        while (!l.done)
+            assert_int_equal(
+                eg_svc_cred_list_next(&f->svc, &l, 1000, remember, &seen), 0);
+        pages++;
+        if (pages == 1) {
+            /* Between pages: revoke one not yet seen, add one. */
+            struct eg_write rv;
+            assert_int_equal(eg_svc_cred_prepare_revoke(&f->p, ids[5], "r", &rv,
+                                                        &e),
+                             0);
+            assert_int_equal(eg_svc_write_sync(&f->svc, &rv), 0);
+            struct eg_cred_input in = {.user_id = S("u"),
+                                       .access_profile = S("P1")};
+            assert_int_equal(create(f, &in, &w, &e), 0);
+        }
+        if (!l.has_more)
+            break;
+        eg_svc_list_cursor(&l, cursor);
+    }
+    /* 10 - 1 revoked + 1 new, each once, in order. */
+    assert_int_equal(seen.n, 10);
+    assert_int_equal(pages, 4);
+    for (int i = 0; i < seen.n; i++)
+        for (int k = i + 1; k < seen.n; k++)
+            assert_string_not_equal(seen.ids[i], seen.ids[k]);
+    assert_string_equal(seen.ids[9], w.u.cred.credential_id);
 }
 
 static void basic(char *out, size_t len, const char *user, const char *pw)
@@ -404,6 +480,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
     };
