@@ -23,6 +23,7 @@
 #include "core/time.h"
 #include "core/util.h"
 #include "http/server.h"
+#include "mcp/mcp.h"
 #include "svc/auth.h"
 #include "svc/svc.h"
 
@@ -40,7 +41,7 @@ struct cmd_args {
     const char *model, *name, *site, *firmware;
     const char *listen, *base_path, *threads, *cache_ttl;
     const char *credential, *since, *limit;
-    const char *access_log, *log_level;
+    const char *access_log, *log_level, *idem_ttl, *fail_limit, *fail_window;
     bool password_stdin;
     bool help;
 };
@@ -152,6 +153,65 @@ static int cmd_key_revoke(struct eg_svc *svc, const struct opts *o,
     return 0;
 }
 
+static int cmd_key_rotate(struct eg_svc *svc, const struct opts *o,
+                          struct cmd_args *a)
+{
+    struct eg_key k;
+    char secret[EG_SUBKEY_MAX];
+    struct eg_error e;
+    if (eg_svc_key_rotate(svc, a->pos[0], &k, secret, &e) != 0)
+        return fail(&e);
+    if (o->json)
+        print_json(json_pack("{s:s,s:s}", "keyId", k.key_id, "subscriptionKey",
+                             secret));
+    else
+        printf("keyId: %s\nsubscriptionKey: %s\n"
+               "(the new subscription key is shown only this once; the old "
+               "one is refused within 1 s)\n",
+               k.key_id, secret);
+    sodium_memzero(secret, sizeof(secret));
+    return 0;
+}
+
+static int add_key(void *ctx, const struct eg_key *k)
+{
+    char t[EG_TIME_TEXT_MAX];
+    json_t *v = json_pack("{s:s,s:s,s:s}", "keyId", k->key_id, "createdAt",
+                          eg_time_format(k->created_at, t), "state",
+                          k->revoked_at == EG_TIME_NONE ? "active" : "revoked");
+    if (k->revoked_at != EG_TIME_NONE)
+        json_object_set_new(v, "revokedAt",
+                            json_string(eg_time_format(k->revoked_at, t)));
+    json_array_append_new(ctx, v);
+    return 0;
+}
+
+static int cmd_key_list(struct eg_svc *svc, const struct opts *o,
+                        struct cmd_args *a)
+{
+    struct eg_error e;
+    json_t *arr = json_array();
+    if (eg_svc_key_list(svc, a->pos[0], add_key, arr, &e) != 0) {
+        json_decref(arr);
+        return fail(&e);
+    }
+    if (o->json) {
+        print_json(json_pack("{s:o}", "keys", arr));
+        return 0;
+    }
+    size_t i;
+    json_t *k;
+    json_array_foreach(arr, i, k)
+    {
+        printf("%s\t%s\t%s\n",
+               json_string_value(json_object_get(k, "keyId")),
+               json_string_value(json_object_get(k, "createdAt")),
+               json_string_value(json_object_get(k, "state")));
+    }
+    json_decref(arr);
+    return 0;
+}
+
 /* Read the first line of stdin into buf (without its newline). */
 static int read_password(char *buf, size_t len)
 {
@@ -165,10 +225,17 @@ static int read_password(char *buf, size_t len)
     return 0;
 }
 
-static int cmd_account_create(struct eg_svc *svc, const struct opts *o,
-                              struct cmd_args *a)
+typedef int (*account_fn)(struct eg_svc *svc, const char *tenant_id,
+                          const char *username, const char *password,
+                          char password_out[EG_PASSWORD_MAX],
+                          struct eg_error *err);
+
+/* account create and account passwd: the password from stdin or generated,
+ * printed once when generated. */
+static int account_cmd(struct eg_svc *svc, const struct opts *o,
+                       struct cmd_args *a, account_fn fn)
 {
-    char given[EG_PASSWORD_MAX + 2];
+    char given[EG_PASSWORD_MAX + 2] = "";
     char password[EG_PASSWORD_MAX];
     struct eg_error e;
     const char *pw = NULL;
@@ -182,7 +249,7 @@ static int cmd_account_create(struct eg_svc *svc, const struct opts *o,
         }
         pw = given;
     }
-    int rc = eg_svc_account_create(svc, a->pos[0], a->pos[1], pw, password, &e);
+    int rc = fn(svc, a->pos[0], a->pos[1], pw, password, &e);
     sodium_memzero(given, sizeof(given));
     if (rc != 0)
         return fail(&e);
@@ -197,6 +264,18 @@ static int cmd_account_create(struct eg_svc *svc, const struct opts *o,
         printf("username: %s\n", a->pos[1]);
     sodium_memzero(password, sizeof(password));
     return 0;
+}
+
+static int cmd_account_create(struct eg_svc *svc, const struct opts *o,
+                              struct cmd_args *a)
+{
+    return account_cmd(svc, o, a, eg_svc_account_create);
+}
+
+static int cmd_account_passwd(struct eg_svc *svc, const struct opts *o,
+                              struct cmd_args *a)
+{
+    return account_cmd(svc, o, a, eg_svc_account_passwd);
 }
 
 static int cmd_account_remove(struct eg_svc *svc, const struct opts *o,
@@ -406,8 +485,18 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
     };
     const char *threads = env_or(a->threads, "ENGAGE_THREADS", "0");
     const char *ttl = env_or(a->cache_ttl, "ENGAGE_AUTH_CACHE_TTL", "60");
+    const char *ittl =
+        env_or(a->idem_ttl, "ENGAGE_IDEMPOTENCY_TTL", "86400");
     if (parse_uint("--threads", threads, 256, &cfg.threads) != 0 ||
-        parse_uint("--auth-cache-ttl", ttl, 86400, &cfg.auth_cache_ttl_s) != 0)
+        parse_uint("--auth-cache-ttl", ttl, 86400, &cfg.auth_cache_ttl_s) != 0 ||
+        parse_uint("--idempotency-ttl", ittl, 30 * 86400,
+                   &cfg.idempotency_ttl_s) != 0 ||
+        parse_uint("--auth-fail-limit",
+                   env_or(a->fail_limit, "ENGAGE_AUTH_FAIL_LIMIT", "20"),
+                   1000000, &cfg.auth_fail_limit) != 0 ||
+        parse_uint("--auth-fail-window",
+                   env_or(a->fail_window, "ENGAGE_AUTH_FAIL_WINDOW", "60"),
+                   86400, &cfg.auth_fail_window_s) != 0)
         return EXIT_USAGE;
     const char *level = env_or(a->log_level, "ENGAGE_LOG_LEVEL", "info");
     static const char *const levels[] = {"debug", "info", "warning", "error"};
@@ -445,6 +534,42 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
     return rc == 0 ? 0 : 1;
 }
 
+/* `mcp`: the tenant's secrets come from the environment, never argv (which
+ * any local user may read). */
+static int cmd_mcp(struct eg_svc *svc, const struct opts *o,
+                   struct cmd_args *a)
+{
+    (void)o;
+    (void)a;
+    static const char *const names[] = {"ENGAGE_SUBSCRIPTION_KEY",
+                                        "ENGAGE_USERNAME", "ENGAGE_PASSWORD"};
+    const char *v[3];
+    bool missing = false;
+    for (size_t i = 0; i < 3; i++) {
+        v[i] = env_or(NULL, names[i], NULL);
+        if (v[i] == NULL) {
+            fprintf(stderr, "engage: mcp: %s is not set\n", names[i]);
+            missing = true;
+        }
+    }
+    if (missing) {
+        fprintf(stderr, "engage: mcp needs the tenant's subscription key and "
+                        "account in ENGAGE_SUBSCRIPTION_KEY, ENGAGE_USERNAME "
+                        "and ENGAGE_PASSWORD (see engage mcp --help)\n");
+        return 1;
+    }
+    struct eg_mcp_config cfg = {.subscription_key = v[0],
+                                .username = v[1],
+                                .password = v[2],
+                                .in_fd = fileno(stdin),
+                                .out = stdout};
+    const char *ttl = env_or(NULL, "ENGAGE_AUTH_CACHE_TTL", "60");
+    if (parse_uint("ENGAGE_AUTH_CACHE_TTL", ttl, 86400,
+                   &cfg.auth_cache_ttl_s) != 0)
+        return EXIT_USAGE;
+    return eg_mcp_serve(svc->store, &cfg) == 0 ? 0 : 1;
+}
+
 /* ---- the table ---- */
 
 static const char *const no_opts[] = {NULL};
@@ -456,12 +581,15 @@ static const char *const audit_opts[] = {"--credential=", "--since=",
                                          "--limit=", NULL};
 static const char *const serve_opts[] = {
     "--listen=",     "--base-path=", "--threads=", "--auth-cache-ttl=",
-    "--access-log=", "--log-level=", NULL};
+    "--access-log=", "--log-level=", "--idempotency-ttl=",
+    "--auth-fail-limit=", "--auth-fail-window=", NULL};
 
 static const struct cmd cmds[] = {
     {"serve", NULL, 0,
      "serve [--listen HOST:PORT] [--base-path PATH] [--threads N] "
-     "[--auth-cache-ttl SECONDS] [--access-log FILE|-] [--log-level LEVEL]",
+     "[--auth-cache-ttl SECONDS] [--auth-fail-limit N] "
+     "[--auth-fail-window SECONDS] [--idempotency-ttl SECONDS] "
+     "[--access-log FILE|-] [--log-level LEVEL]",
      "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
      "\n"
      "  --listen HOST:PORT        address to listen on [ENGAGE_LISTEN]\n"
@@ -473,6 +601,16 @@ static const struct cmd cmds[] = {
      "  --auth-cache-ttl SECONDS  longest a verified key and password pair\n"
      "                            is trusted without a new Argon2id check\n"
      "                            [ENGAGE_AUTH_CACHE_TTL] (default 60)\n"
+     "  --auth-fail-limit N       failed authentications allowed per client\n"
+     "                            address and per subscription key in a\n"
+     "                            window; more get 429 with Retry-After\n"
+     "                            until it ends; 0 = off\n"
+     "                            [ENGAGE_AUTH_FAIL_LIMIT] (default 20)\n"
+     "  --auth-fail-window SECONDS the window [ENGAGE_AUTH_FAIL_WINDOW]\n"
+     "                            (default 60)\n"
+     "  --idempotency-ttl SECONDS how long the 201 of a create with an\n"
+     "                            Idempotency-Key is replayed\n"
+     "                            [ENGAGE_IDEMPOTENCY_TTL] (default 86400)\n"
      "  --access-log FILE|-       a JSON line per answer (time, requestId,\n"
      "                            method, path, operation, tenant, status,\n"
      "                            durationMs), appended to FILE or, for -,\n"
@@ -496,11 +634,26 @@ static const struct cmd cmds[] = {
     {"key", "revoke", 1, "key revoke KEY_ID",
      "Revoke a subscription key; a running server refuses it within 1 s.\n",
      no_opts, cmd_key_revoke},
+    {"key", "list", 1, "key list TENANT_ID",
+     "List the tenant's subscription keys: keyId, createdAt and state\n"
+     "(active or revoked). Never a secret.\n",
+     no_opts, cmd_key_list},
+    {"key", "rotate", 1, "key rotate KEY_ID",
+     "Give an active key a new secret, printed once as subscriptionKey; the\n"
+     "old secret is refused within 1 s. To rotate without downtime, create a\n"
+     "second key, move clients to it, then rotate or revoke the first (C10).\n",
+     no_opts, cmd_key_rotate},
     {"account", "create", 2, "account create TENANT_ID USERNAME [--password-stdin]",
      "Create an ENGAGE account (Basic Auth username and password).\n"
      "The password is generated and printed once, unless --password-stdin\n"
      "reads it (8 to 128 bytes) from the first line of standard input.\n",
      pw_opts, cmd_account_create},
+    {"account", "passwd", 2,
+     "account passwd TENANT_ID USERNAME [--password-stdin]",
+     "Give an account a new password: generated and printed once, unless\n"
+     "--password-stdin reads it from the first line of standard input. The\n"
+     "old password is refused within 1 s.\n",
+     pw_opts, cmd_account_passwd},
     {"account", "remove", 2, "account remove TENANT_ID USERNAME",
      "Remove an account; a running server refuses it within 1 s.\n", no_opts,
      cmd_account_remove},
@@ -530,6 +683,20 @@ static const struct cmd cmds[] = {
      "two access profiles (staff, visitor) and three devices, and print the\n"
      "key and password (shown only this once).\n",
      no_opts, cmd_demo},
+    {"mcp", NULL, 0, "mcp",
+     "Serve the API's operations as MCP tools (Model Context Protocol) on\n"
+     "stdin and stdout: JSON-RPC 2.0, one message a line; logs go to stderr.\n"
+     "The session is one tenant's: it authenticates once at start, as REST\n"
+     "does, with the subscription key and account in the environment, and\n"
+     "every tool call is audited as that key and account.\n"
+     "\n"
+     "  ENGAGE_SUBSCRIPTION_KEY   the tenant's subscription key (required)\n"
+     "  ENGAGE_USERNAME           the account's username (required)\n"
+     "  ENGAGE_PASSWORD           the account's password (required)\n"
+     "  ENGAGE_AUTH_CACHE_TTL     as serve --auth-cache-ttl (default 60)\n"
+     "\n"
+     "One tool per API operation, named by the spec's operationId.\n",
+     no_opts, cmd_mcp},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -623,6 +790,12 @@ static int parse_cmd(const struct cmd *c, int argc, char **argv, int from,
             a->threads = val;
         else if (strncmp(arg, "--auth-cache-ttl", arglen) == 0)
             a->cache_ttl = val;
+        else if (strncmp(arg, "--auth-fail-limit", arglen) == 0)
+            a->fail_limit = val;
+        else if (strncmp(arg, "--auth-fail-window", arglen) == 0)
+            a->fail_window = val;
+        else if (strncmp(arg, "--idempotency-ttl", arglen) == 0)
+            a->idem_ttl = val;
         else if (strncmp(arg, "--access-log", arglen) == 0)
             a->access_log = val;
         else if (strncmp(arg, "--log-level", arglen) == 0)

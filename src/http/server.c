@@ -104,6 +104,8 @@ struct req {
     bool operational;
     char url[64];
     char method[16];
+    char client[64];      /* the peer's address, for throttling (C9) */
+    unsigned retry_after; /* seconds, for 429 and 503 */
     char method_seen[16]; /* for the access log */
     char path_seen[160];
     char request_id[EG_REQUEST_ID_MAX];
@@ -123,6 +125,11 @@ struct stream {
     bool started;
     bool finished;
 };
+
+static const char *header(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
 
 static uint64_t mono_us(void)
 {
@@ -258,8 +265,11 @@ static enum MHD_Result answer_error(struct req *r, const struct eg_error *e,
                            "Basic realm=\"ENGAGE\"");
     if (status == 405)
         return answer_json(r, status, v, "Allow", allow);
-    if (status == 503 || status == 429)
-        return answer_json(r, status, v, "Retry-After", "1");
+    if (status == 503 || status == 429) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%u", r->retry_after ? r->retry_after : 1);
+        return answer_json(r, status, v, "Retry-After", ra);
+    }
     return answer_json(r, status, v, NULL, NULL);
 }
 
@@ -308,6 +318,25 @@ static void stream_free(void *cls)
     free(st);
 }
 
+/* The 201 of an idempotent create, first or replayed: the kept bytes (C22). */
+static enum MHD_Result answer_idem(struct req *r)
+{
+    const struct eg_idem *rec = r->call.idem;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        rec->response_len, (void *)rec->response, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    char loc[512];
+    snprintf(loc, sizeof(loc), "%s/credentials/%s", r->srv->base,
+             rec->credential_id);
+    MHD_add_response_header(resp, "Content-Type", JSON_TYPE);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Location", loc);
+    if (r->call.replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    return queue(r, 201, resp);
+}
+
 /* Answer a finished call: its error, or its result in the op's form. */
 static enum MHD_Result answer_call(struct req *r)
 {
@@ -321,6 +350,8 @@ static enum MHD_Result answer_call(struct req *r)
         return queue(r, r->op->success_status, resp);
     }
     case EG_RES_CREDENTIAL:
+        if (call->idem != NULL)
+            return answer_idem(r);
         return answer_json(r, r->op->success_status,
                            eg_json_credential(&call->cred, call->now), NULL,
                            NULL);
@@ -398,7 +429,9 @@ static void *auth_worker(void *arg)
         pthread_mutex_unlock(&srv->jlock);
         struct req *r = j->r;
         free(j);
-        eg_auth_verify(srv->svc.auth, &r->pend);
+        if (eg_auth_verify(srv->svc.auth, &r->pend) == EG_EUNAUTHORIZED)
+            eg_auth_failed(srv->svc.auth, r->client,
+                           header(r, "alle-subscription-key"));
         unpark(r);
         pthread_mutex_lock(&srv->jlock);
     }
@@ -439,10 +472,6 @@ static bool json_content_type(const char *ct)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
-static const char *header(struct req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
 
 /* The body checks of C5 that need only the headers: 413 by Content-Length,
  * 415 by Content-Type. Fills e and returns true when one fails. */
@@ -484,6 +513,9 @@ static enum MHD_Result run_op(struct req *r)
     call->svc = &r->srv->svc;
     call->body = body;
     call->request_id = r->request_id;
+    call->idem_key = header(r, "Idempotency-Key");
+    call->raw_body = r->body.data ? r->body.data : "";
+    call->raw_len = r->body.len;
     call->suspend = call_suspend;
     call->done = call_done;
     call->ctx = r;
@@ -632,16 +664,43 @@ static bool expects_body(struct req *r)
     return cl != NULL && strcmp(cl, "0") != 0;
 }
 
+static void client_address(struct req *r)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    r->client[0] = '\0';
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  r->client, sizeof(r->client));
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6,
+                  &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  r->client, sizeof(r->client));
+}
+
 /* Authenticate from the cache. Returns 0 when decided (auth_ok or auth_err
  * set), or EG_AUTH_NEED_VERIFY with r->pend filled. */
 static int auth_from_cache(struct req *r)
 {
-    int rc = eg_auth_check(r->srv->svc.auth,
-                           header(r, "alle-subscription-key"),
-                           header(r, "Authorization"), &r->call.principal,
-                           &r->pend, &r->auth_err);
-    if (rc == EG_AUTH_NEED_VERIFY)
-        return rc;
+    struct eg_auth *a = r->srv->svc.auth;
+    const char *key = header(r, "alle-subscription-key");
+    int rc = eg_auth_check(a, key, header(r, "Authorization"),
+                           &r->call.principal, &r->pend, &r->auth_err);
+    if (rc == EG_AUTH_NEED_VERIFY) {
+        /* C9: a client or key with too many recent failures waits. */
+        client_address(r);
+        r->retry_after = eg_auth_throttled(a, r->client, key);
+        if (r->retry_after == 0)
+            return rc;
+        memset(&r->pend, 0, sizeof(r->pend));
+        eg_error_set(&r->auth_err, EG_ETOOMANY,
+                     "Too many failed authentications; retry in %u s.",
+                     r->retry_after);
+        rc = EG_ETOOMANY;
+    }
     r->auth_ok = rc == 0;
     return 0;
 }
@@ -815,6 +874,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (r == NULL)
         return;
+    eg_call_cleanup(&r->call);
     eg_buf_free(&r->body);
     memset(&r->pend, 0, sizeof(r->pend));
     free(r);
@@ -932,6 +992,7 @@ int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
+    eg_svc_idem_init(&srv->svc, cfg->idempotency_ttl_s);
     rc = eg_writer_start(store, &srv->svc.writer);
     if (rc != 0)
         goto out_free;
@@ -940,6 +1001,8 @@ int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
         eg_log(EG_LOG_ERROR, "cannot read the store's auth state");
         goto out_writer;
     }
+    eg_auth_set_throttle(srv->svc.auth, cfg->auth_fail_limit,
+                         cfg->auth_fail_window_s);
     pthread_mutex_init(&srv->jlock, NULL);
     pthread_cond_init(&srv->jcond, NULL);
     for (size_t i = 0; i < AUTH_WORKERS; i++)
@@ -1001,6 +1064,7 @@ out_workers:
 out_writer:
     eg_writer_stop(srv->svc.writer);
 out_free:
+    eg_svc_idem_free(&srv->svc);
     free(srv);
     return rc;
 }

@@ -17,6 +17,9 @@ struct eg_http_config {
     const char *base_path; /* "/engage" */
     unsigned threads;      /* pool threads; 0 = one per core */
     unsigned auth_cache_ttl_s;
+    unsigned idempotency_ttl_s; /* C22: how long a 201 is replayed */
+    unsigned auth_fail_limit;   /* C9: failures per address or key ... */
+    unsigned auth_fail_window_s; /* ... in this window; 0 limit = off */
     int access_log_fd; /* JSON-lines access log; -1 = none */
 };
 

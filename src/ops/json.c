@@ -41,7 +41,10 @@ int eg_json_parse_body(const char *buf, size_t len, json_t **out,
         return eg_error_set(err, EG_EBADREQUEST,
                             "The request body is empty; a JSON object is "
                             "required.");
-    json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    /* \u0000 is let through here so that the field's own check names it
+     * (C13: no control characters). */
+    json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                           &je);
     if (v == NULL) {
         if (json_error_code(&je) == json_error_duplicate_key)
             return eg_error_set(err, EG_EBADREQUEST,
@@ -202,9 +205,8 @@ int eg_op_list_render(struct eg_call *call, struct eg_buf *b, bool *started)
     } else if (call->list.done) {
         return 0;
     }
-    /* `first` tells whether an item was written before: any item after the
-     * head needs a comma; the list remembers that through after.valid. */
-    r.first = !call->list.after.valid;
+    /* Every item but the first of the whole answer follows a comma. */
+    r.first = call->list.delivered == 0;
     int rc = creds ? eg_svc_cred_list_next(call->svc, &call->list, LIST_PAGE,
                                            render_cred, &r)
                    : eg_svc_device_list_next(call->svc, &call->list, LIST_PAGE,

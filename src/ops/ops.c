@@ -6,6 +6,7 @@
 #include "ops/ops.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/time.h"
@@ -32,7 +33,14 @@ static int run_list(struct eg_call *call)
 static void write_done(struct eg_write *w)
 {
     struct eg_call *call = w->ctx;
-    if (w->rc == EG_ENOTFOUND)
+    if (call->idem_claimed) {
+        eg_svc_idem_release(call->svc, &call->principal, call->idem_key);
+        call->idem_claimed = false;
+    }
+    if (w->rc == EG_ECONFLICT && call->idem != NULL)
+        /* Another node kept a record of the key first (C22). */
+        eg_error_set(&call->err, EG_EINFLIGHT, NULL);
+    else if (w->rc == EG_ENOTFOUND)
         eg_error_set(&call->err, EG_ENOTFOUND, "Credential not found.");
     else if (w->rc != 0)
         eg_error_set(&call->err, w->rc, NULL);
@@ -52,15 +60,66 @@ static int submit(struct eg_call *call)
     return EG_OP_ASYNC;
 }
 
+void eg_call_cleanup(struct eg_call *call)
+{
+    if (call->idem_claimed) {
+        eg_svc_idem_release(call->svc, &call->principal, call->idem_key);
+        call->idem_claimed = false;
+    }
+    free(call->idem);
+    call->idem = NULL;
+}
+
+/* Keep the exact 201 body of a new credential in its idempotency record. */
+static int render_first_answer(struct eg_call *call)
+{
+    struct eg_idem *rec = call->idem;
+    const struct eg_credential *c = &call->write.u.cred;
+    struct eg_buf b;
+    eg_buf_init(&b, sizeof(rec->response));
+    json_t *v = eg_json_credential(c, c->created_at);
+    int rc = eg_json_append(&b, v);
+    json_decref(v);
+    if (rc == 0) {
+        memcpy(rec->response, b.data, b.len);
+        rec->response_len = b.len;
+        eg_strlcpy(rec->credential_id, c->credential_id,
+                   sizeof(rec->credential_id));
+        rec->created_at = c->created_at;
+        call->write.idem = rec;
+    }
+    eg_buf_free(&b);
+    return rc == 0 ? 0 : eg_error_set(&call->err, EG_EINTERNAL, NULL);
+}
+
 static int run_upload(struct eg_call *call)
 {
     struct eg_cred_input in;
-    if (eg_json_cred_input(call->body, &in, &call->err) != 0)
-        return 0;
-    if (eg_svc_cred_prepare_create(call->svc, &call->principal, &in,
+    if (call->idem_key != NULL) {
+        call->idem = malloc(sizeof(*call->idem));
+        if (call->idem == NULL)
+            abort();
+        int rc = eg_svc_idem_begin(call->svc, &call->principal,
+                                   call->idem_key, call->raw_body,
+                                   call->raw_len, call->idem, &call->err);
+        if (rc == EG_IDEM_REPLAY) {
+            call->replayed = true;
+            eg_strlcpy(call->cred.credential_id, call->idem->credential_id,
+                       sizeof(call->cred.credential_id));
+            return 0;
+        }
+        if (rc != 0)
+            return 0;
+        call->idem_claimed = true;
+    }
+    if (eg_json_cred_input(call->body, &in, &call->err) != 0 ||
+        eg_svc_cred_prepare_create(call->svc, &call->principal, &in,
                                    call->request_id, &call->write,
-                                   &call->err) != 0)
+                                   &call->err) != 0 ||
+        (call->idem != NULL && render_first_answer(call) != 0)) {
+        eg_call_cleanup(call);
         return 0;
+    }
     return submit(call);
 }
 

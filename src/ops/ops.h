@@ -74,6 +74,9 @@ struct eg_call {
     const char *args[EG_OP_MAX_PARAMS]; /* by index of op->params; NULL=absent */
     json_t *body;                       /* borrowed; ops with has_body */
     const char *request_id;
+    const char *idem_key; /* Idempotency-Key (C22), NULL = none */
+    const char *raw_body; /* the body bytes, for the idempotency hash */
+    size_t raw_len;
     /* Called (when set) right before the call goes asynchronous, so a front
      * end can park its connection before another thread may finish it. */
     void (*suspend)(struct eg_call *call);
@@ -85,9 +88,18 @@ struct eg_call {
     struct eg_credential cred; /* EG_RES_CREDENTIAL */
     struct eg_list list;       /* the list results */
     int64_t now;               /* the instant status is derived at */
+    /* With an Idempotency-Key: the 201 body to send, byte for byte (the
+     * first answer and every replay), and whether this is a replay. */
+    struct eg_idem *idem;
+    bool replayed;
     /* private */
+    bool idem_claimed;
     struct eg_write write;
 };
+
+/* Free what a call holds (its idempotency record). Front ends call it once
+ * the answer is sent. */
+void eg_call_cleanup(struct eg_call *call);
 
 /* Run call->op. Returns 0 when finished or EG_OP_ASYNC (then call->done will
  * be called exactly once, from another thread). */

@@ -78,6 +78,10 @@ enum {
     ST_AUDIT_INSERT,
     ST_AUDIT_SCAN,
     ST_AUDIT_SCAN_CRED,
+    ST_KEY_ROTATE,
+    ST_ACCOUNT_PASSWD,
+    ST_IDEM_PUT,
+    ST_IDEM_GET,
     ST_CRED_SCAN, /* 12 statements: see CRED_SCAN_ID */
     ST_COUNT = ST_CRED_SCAN + 12
 };
@@ -182,6 +186,19 @@ static const char *const sql[ST_COUNT] = {
         "username, request_id FROM audit WHERE tenant_id = ?1 "
         "AND credential_id = ?4 AND seq > ?2 AND time >= ?3 "
         "ORDER BY seq LIMIT ?5",
+    [ST_KEY_ROTATE] = "UPDATE api_keys SET key_hash = ?2 "
+                      "WHERE key_id = ?1 AND revoked_at IS NULL",
+    [ST_ACCOUNT_PASSWD] = "UPDATE accounts SET pwhash = ?3 "
+                          "WHERE tenant_id = ?1 AND username = ?2",
+    [ST_IDEM_PUT] =
+        "INSERT INTO idempotency (tenant_id, idem_key, body_hash, "
+        "credential_id, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT (tenant_id, idem_key) DO UPDATE SET "
+        "body_hash = excluded.body_hash, credential_id = excluded.credential_id, "
+        "response = excluded.response, created_at = excluded.created_at "
+        "WHERE idempotency.created_at < ?7",
+    [ST_IDEM_GET] = "SELECT body_hash, credential_id, response, created_at "
+                    "FROM idempotency WHERE tenant_id = ?1 AND idem_key = ?2",
 #define CRED_SCAN_ROW(status, S)                                               \
     [CRED_SCAN_ID(status, 0, 0)] = CRED_SCAN_SQL(S, U_ANY, A_START),           \
     [CRED_SCAN_ID(status, 0, 1)] = CRED_SCAN_SQL(S, U_ANY, A_AFTER),           \
@@ -693,6 +710,85 @@ static int w_cred_revoke(struct eg_bconn *c, struct eg_credential *cr,
     return 0;
 }
 
+/* A new secret for an active key; fills k with the key as it stands. */
+static int w_key_rotate(struct eg_bconn *c, struct eg_key *k)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = get_stmt(c, ST_KEY_ROTATE, &st);
+    if (rc != 0)
+        return rc;
+    if (BIND_FIELD(st, 1, k->key_id) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 2, k->hash, EG_KEY_HASH_LEN, SQLITE_STATIC) !=
+            SQLITE_OK)
+        return bind_failed(st);
+    int64_t changes = 0;
+    rc = run(c, st, &changes);
+    if (rc != 0)
+        return rc;
+    if (changes == 0)
+        return EG_ENOTFOUND;
+    rc = get_stmt(c, ST_KEY_BY_ID, &st);
+    if (rc != 0)
+        return rc;
+    if (BIND_FIELD(st, 1, k->key_id) != SQLITE_OK)
+        return bind_failed(st);
+    rc = first_row(c, st);
+    if (rc != 0)
+        return rc;
+    struct eg_key got;
+    rc = read_key(st, &got);
+    finish(st);
+    if (rc != 0)
+        return rc;
+    *k = got;
+    return bump_generation(c);
+}
+
+static int w_account_passwd(struct eg_bconn *c, const struct eg_account *a)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = get_stmt(c, ST_ACCOUNT_PASSWD, &st);
+    if (rc != 0)
+        return rc;
+    if (BIND_FIELD(st, 1, a->tenant_id) != SQLITE_OK ||
+        BIND_FIELD(st, 2, a->username) != SQLITE_OK ||
+        BIND_FIELD(st, 3, a->pwhash) != SQLITE_OK)
+        return bind_failed(st);
+    int64_t changes = 0;
+    rc = run(c, st, &changes);
+    if (rc != 0)
+        return rc;
+    if (changes == 0)
+        return EG_ENOTFOUND;
+    return bump_generation(c);
+}
+
+/* Keeps the idempotency record of a create; ECONFLICT when an unexpired
+ * record holds the key. */
+static int w_idem_put(struct eg_bconn *c, const char *tenant_id,
+                      const struct eg_idem *r)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = get_stmt(c, ST_IDEM_PUT, &st);
+    if (rc != 0)
+        return rc;
+    if (bind_str(st, 1, tenant_id) != SQLITE_OK ||
+        BIND_FIELD(st, 2, r->key) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 3, r->body_hash, sizeof(r->body_hash),
+                          SQLITE_STATIC) != SQLITE_OK ||
+        BIND_FIELD(st, 4, r->credential_id) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 5, r->response, (int)r->response_len,
+                          SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 6, r->created_at) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 7, r->expired_before) != SQLITE_OK)
+        return bind_failed(st);
+    int64_t changes = 0;
+    rc = run(c, st, &changes);
+    if (rc != 0)
+        return rc;
+    return changes == 0 ? EG_ECONFLICT : 0;
+}
+
 static int write_one(struct eg_bconn *c, struct eg_write *w)
 {
     switch (w->kind) {
@@ -712,8 +808,16 @@ static int write_one(struct eg_bconn *c, struct eg_write *w)
         return w_device_add(c, &w->u.device);
     case EG_W_DEVICE_REMOVE:
         return w_device_remove(c, &w->u.device);
-    case EG_W_CRED_CREATE:
-        return w_cred_create(c, &w->u.cred, &w->actor);
+    case EG_W_KEY_ROTATE:
+        return w_key_rotate(c, &w->u.key);
+    case EG_W_ACCOUNT_PASSWD:
+        return w_account_passwd(c, &w->u.account);
+    case EG_W_CRED_CREATE: {
+        int rc = w_cred_create(c, &w->u.cred, &w->actor);
+        if (rc == 0 && w->idem != NULL)
+            rc = w_idem_put(c, w->u.cred.tenant_id, w->idem);
+        return rc;
+    }
     case EG_W_CRED_REVOKE:
         return w_cred_revoke(c, &w->u.cred, &w->actor);
     }
@@ -1329,6 +1433,39 @@ static void sqlite_conn_close(struct eg_bconn *c)
     free(c);
 }
 
+static int sqlite_idem_get(struct eg_bconn *c, const char *tenant_id,
+                           const char *key, struct eg_idem *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = get_stmt(c, ST_IDEM_GET, &st);
+    if (rc != 0)
+        return rc;
+    if (bind_str(st, 1, tenant_id) != SQLITE_OK ||
+        bind_str(st, 2, key) != SQLITE_OK)
+        return bind_failed(st);
+    rc = first_row(c, st);
+    if (rc != 0)
+        return rc;
+    const void *hash = sqlite3_column_blob(st, 0);
+    int hlen = sqlite3_column_bytes(st, 0);
+    const void *resp = sqlite3_column_blob(st, 2);
+    int rlen = sqlite3_column_bytes(st, 2);
+    if (hash == NULL || hlen != (int)sizeof(out->body_hash) || resp == NULL ||
+        rlen <= 0 || (size_t)rlen > sizeof(out->response) ||
+        strlen(key) >= sizeof(out->key)) {
+        finish(st);
+        return internal("an idempotency record is malformed");
+    }
+    memcpy(out->body_hash, hash, sizeof(out->body_hash));
+    memcpy(out->response, resp, (size_t)rlen);
+    out->response_len = (size_t)rlen;
+    strcpy(out->key, key);
+    rc = COL_TEXT(st, 1, out->credential_id);
+    out->created_at = sqlite3_column_int64(st, 3);
+    finish(st);
+    return rc;
+}
+
 /* The SQLite backend, for store URLs "sqlite:PATH" (see struct
  * eg_store_backend for each function's contract). Every call may block:
  * up to the busy timeout (5 s) on another process's write lock, then it
@@ -1351,5 +1488,6 @@ const struct eg_store_backend eg_store_sqlite = {
     .cred_scan = sqlite_cred_scan,
     .device_scan = sqlite_device_scan,
     .audit_scan = sqlite_audit_scan,
+    .idem_get = sqlite_idem_get,
     .ping = sqlite_ping,
 };

@@ -184,6 +184,12 @@ int eg_store_audit_scan(struct eg_store_conn *c, const char *tenant_id,
                              limit, cb, ctx);
 }
 
+int eg_store_idem_get(struct eg_store_conn *c, const char *tenant_id,
+                      const char *key, struct eg_idem *out)
+{
+    return c->be->idem_get(c->bc, tenant_id, key, out);
+}
+
 int eg_store_ping(struct eg_store_conn *c)
 {
     return c->be->ping(c->bc);

@@ -96,6 +96,22 @@ struct eg_profile {
     char name[EG_TEXT_MAX]; /* "" = absent */
 };
 
+/* An idempotency record (C22): the first 201 of (tenant, key), byte for
+ * byte, with a hash of the request body it answered. */
+#define EG_IDEM_KEY_MAX 256       /* 255 printable ASCII characters */
+#define EG_IDEM_RESPONSE_MAX 4096 /* a MobileCredential as JSON fits */
+struct eg_idem {
+    char key[EG_IDEM_KEY_MAX];
+    uint8_t body_hash[32];
+    char credential_id[EG_ID_MAX];
+    int64_t created_at;
+    /* On a write: a record of the same key created before this instant has
+     * expired and is replaced; a newer one makes the write EG_ECONFLICT. */
+    int64_t expired_before;
+    size_t response_len;
+    char response[EG_IDEM_RESPONSE_MAX];
+};
+
 /* Who did a credential write, for its audit record (C28). */
 struct eg_actor {
     char key_id[EG_ID_MAX];
@@ -130,7 +146,14 @@ enum eg_write_kind {
     EG_W_PROFILE_CREATE, /* u.profile; ECONFLICT if it exists */
     EG_W_DEVICE_ADD,     /* u.device */
     EG_W_DEVICE_REMOVE,  /* u.device (tenant_id, device_id); ENOTFOUND */
-    EG_W_CRED_CREATE,    /* u.cred + actor; audit "credential.create" */
+    EG_W_KEY_ROTATE,     /* u.key (key_id, hash): a new secret for an active
+                            key; fills u.key; bumps; ENOTFOUND if no active
+                            key has that id */
+    EG_W_ACCOUNT_PASSWD, /* u.account (tenant_id, username, pwhash); bumps;
+                            ENOTFOUND */
+    EG_W_CRED_CREATE,    /* u.cred + actor; audit "credential.create"; with
+                            idem, the idempotency record too (ECONFLICT when
+                            an unexpired one holds the key) */
     EG_W_CRED_REVOKE,    /* u.cred (tenant_id, credential_id, revoked_at) +
                             actor: sets revoked_at when not yet revoked and
                             audits "credential.revoke"; when already revoked
@@ -153,6 +176,8 @@ struct eg_write {
         struct eg_device device;
         struct eg_credential cred;
     } u;
+    const struct eg_idem *idem; /* EG_W_CRED_CREATE: NULL, or the record to
+                                   keep with it (owned by the caller) */
     struct eg_write *next;
     void (*done)(struct eg_write *w);
     void *ctx;
@@ -225,6 +250,9 @@ struct eg_store_backend {
                       const char *credential_id, int64_t since,
                       int64_t after_seq, size_t limit, eg_audit_cb cb,
                       void *ctx);
+    /* The idempotency record of (tenant, key), however old; ENOTFOUND. */
+    int (*idem_get)(struct eg_bconn *c, const char *tenant_id,
+                    const char *key, struct eg_idem *out);
     /* 0 when the store answers (readiness). */
     int (*ping)(struct eg_bconn *c);
 };
@@ -269,6 +297,8 @@ int eg_store_audit_scan(struct eg_store_conn *c, const char *tenant_id,
                         const char *credential_id, int64_t since,
                         int64_t after_seq, size_t limit, eg_audit_cb cb,
                         void *ctx);
+int eg_store_idem_get(struct eg_store_conn *c, const char *tenant_id,
+                      const char *key, struct eg_idem *out);
 int eg_store_ping(struct eg_store_conn *c);
 
 /* The backends linked into this binary. */

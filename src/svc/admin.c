@@ -98,6 +98,16 @@ int eg_svc_tenant_create(struct eg_svc *svc, const char *name,
     return rc;
 }
 
+/* A new subscription key secret as hex, and its hash for the store. */
+static void new_secret(char secret[EG_SUBKEY_MAX], uint8_t hash[EG_KEY_HASH_LEN])
+{
+    unsigned char raw[KEY_SECRET_BYTES];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(secret, EG_SUBKEY_MAX, raw, sizeof(raw));
+    sodium_memzero(raw, sizeof(raw));
+    eg_auth_key_hash(secret, strlen(secret), hash);
+}
+
 int eg_svc_key_create(struct eg_svc *svc, const char *tenant_id,
                       struct eg_key *out, char secret[EG_SUBKEY_MAX],
                       struct eg_error *err)
@@ -105,15 +115,10 @@ int eg_svc_key_create(struct eg_svc *svc, const char *tenant_id,
     int rc = tenant_must_exist(svc, tenant_id, err);
     if (rc != 0)
         return rc;
-    unsigned char raw[KEY_SECRET_BYTES];
-    randombytes_buf(raw, sizeof(raw));
-    sodium_bin2hex(secret, EG_SUBKEY_MAX, raw, sizeof(raw));
-    sodium_memzero(raw, sizeof(raw));
-
     struct eg_write w = {.kind = EG_W_KEY_CREATE};
+    new_secret(secret, w.u.key.hash);
     eg_strlcpy(w.u.key.tenant_id, tenant_id, sizeof(w.u.key.tenant_id));
     eg_random_id(w.u.key.key_id, sizeof(w.u.key.key_id), "key_", 12);
-    eg_auth_key_hash(secret, strlen(secret), w.u.key.hash);
     w.u.key.created_at = eg_time_now();
     w.u.key.revoked_at = EG_TIME_NONE;
     rc = write_one(svc, &w, err, "the tenant does not exist.", NULL);
@@ -137,6 +142,36 @@ int eg_svc_key_revoke(struct eg_svc *svc, const char *key_id,
     return write_one(svc, &w, err, msg, NULL);
 }
 
+int eg_svc_key_rotate(struct eg_svc *svc, const char *key_id,
+                      struct eg_key *out, char secret[EG_SUBKEY_MAX],
+                      struct eg_error *err)
+{
+    struct eg_write w = {.kind = EG_W_KEY_ROTATE};
+    char msg[128];
+    snprintf(msg, sizeof(msg), "no active key with id '%.64s'.", key_id);
+    if (!eg_strlcpy(w.u.key.key_id, key_id, sizeof(w.u.key.key_id)))
+        return eg_error_set(err, EG_ENOTFOUND, "%s", msg);
+    new_secret(secret, w.u.key.hash);
+    int rc = write_one(svc, &w, err, msg, NULL);
+    if (rc == 0)
+        *out = w.u.key;
+    else
+        sodium_memzero(secret, EG_SUBKEY_MAX);
+    return rc;
+}
+
+int eg_svc_key_list(struct eg_svc *svc, const char *tenant_id, eg_key_cb cb,
+                    void *ctx, struct eg_error *err)
+{
+    int rc = tenant_must_exist(svc, tenant_id, err);
+    if (rc != 0)
+        return rc;
+    rc = eg_store_key_scan(eg_store_conn(svc->store), tenant_id, cb, ctx);
+    if (rc != 0)
+        return eg_error_set(err, rc, NULL);
+    return 0;
+}
+
 static int check_username(const char *username, struct eg_error *err)
 {
     int rc = check_name("the username", username, EG_USERNAME_MAX - 1, err);
@@ -149,10 +184,13 @@ static int check_username(const char *username, struct eg_error *err)
     return 0;
 }
 
-int eg_svc_account_create(struct eg_svc *svc, const char *tenant_id,
-                          const char *username, const char *password,
-                          char password_out[EG_PASSWORD_MAX],
-                          struct eg_error *err)
+/* The account write w for (tenant, username) with the given password (or a
+ * generated one, into password_out) hashed with Argon2id. */
+static int account_write(struct eg_svc *svc, struct eg_write *w,
+                         const char *tenant_id, const char *username,
+                         const char *password,
+                         char password_out[EG_PASSWORD_MAX],
+                         struct eg_error *err)
 {
     int rc = check_username(username, err);
     if (rc != 0)
@@ -169,20 +207,50 @@ int eg_svc_account_create(struct eg_svc *svc, const char *tenant_id,
     }
     rc = tenant_must_exist(svc, tenant_id, err);
     if (rc != 0)
-        goto out;
+        return rc;
+    eg_strlcpy(w->u.account.tenant_id, tenant_id,
+               sizeof(w->u.account.tenant_id));
+    eg_strlcpy(w->u.account.username, username, sizeof(w->u.account.username));
+    w->u.account.created_at = eg_time_now();
+    rc = eg_auth_password_hash(password_out, w->u.account.pwhash);
+    if (rc != 0)
+        return eg_error_set(err, rc, "the password could not be hashed.");
+    return 0;
+}
+
+int eg_svc_account_create(struct eg_svc *svc, const char *tenant_id,
+                          const char *username, const char *password,
+                          char password_out[EG_PASSWORD_MAX],
+                          struct eg_error *err)
+{
     struct eg_write w = {.kind = EG_W_ACCOUNT_CREATE};
-    eg_strlcpy(w.u.account.tenant_id, tenant_id, sizeof(w.u.account.tenant_id));
-    eg_strlcpy(w.u.account.username, username, sizeof(w.u.account.username));
-    w.u.account.created_at = eg_time_now();
-    rc = eg_auth_password_hash(password_out, w.u.account.pwhash);
-    if (rc != 0) {
-        eg_error_set(err, rc, "the password could not be hashed.");
-        goto out;
+    int rc = account_write(svc, &w, tenant_id, username, password,
+                           password_out, err);
+    if (rc == 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "the account '%s' exists already.",
+                 username);
+        rc = write_one(svc, &w, err, "the tenant does not exist.", msg);
     }
-    char msg[200];
-    snprintf(msg, sizeof(msg), "the account '%s' exists already.", username);
-    rc = write_one(svc, &w, err, "the tenant does not exist.", msg);
-out:
+    if (rc != 0)
+        sodium_memzero(password_out, EG_PASSWORD_MAX);
+    return rc;
+}
+
+int eg_svc_account_passwd(struct eg_svc *svc, const char *tenant_id,
+                          const char *username, const char *password,
+                          char password_out[EG_PASSWORD_MAX],
+                          struct eg_error *err)
+{
+    struct eg_write w = {.kind = EG_W_ACCOUNT_PASSWD};
+    int rc = account_write(svc, &w, tenant_id, username, password,
+                           password_out, err);
+    if (rc == 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "no account '%.128s' in tenant '%.47s'.",
+                 username, tenant_id);
+        rc = write_one(svc, &w, err, msg, NULL);
+    }
     if (rc != 0)
         sodium_memzero(password_out, EG_PASSWORD_MAX);
     return rc;

@@ -27,6 +27,7 @@
 #include "core/util.h"
 
 #define CACHE_SLOTS 4096 /* direct-mapped; a collision only costs a hash */
+#define THROTTLE_SLOTS 4096
 #define WATCH_MS 200
 
 struct entry {
@@ -49,6 +50,15 @@ struct eg_auth {
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     bool stopping; /* guarded by stop_lock */
+    /* C9: failure counts per address and per key, in fixed windows */
+    pthread_mutex_t tlock;
+    struct tslot {
+        uint64_t tag;
+        int64_t start;
+        unsigned count;
+    } * throttle;
+    unsigned tlimit, twindow_s;
+    uint8_t tkey[crypto_shorthash_KEYBYTES];
     pthread_mutex_t dummy_lock;
     char dummy[EG_PWHASH_MAX]; /* an Argon2id hash nobody knows the input of;
                                   made on first need, guarded by dummy_lock */
@@ -138,6 +148,13 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     pthread_mutex_init(&a->stop_lock, NULL);
     pthread_cond_init(&a->stop_cond, NULL);
     pthread_mutex_init(&a->dummy_lock, NULL);
+    pthread_mutex_init(&a->tlock, NULL);
+    a->throttle = calloc(THROTTLE_SLOTS, sizeof(*a->throttle));
+    if (a->throttle == NULL)
+        abort();
+    crypto_shorthash_keygen(a->tkey);
+    a->tlimit = 20;
+    a->twindow_s = 60;
     int64_t gen = 0;
     int rc = read_gen(s, &gen);
     if (rc != 0)
@@ -150,6 +167,8 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     *out = a;
     return 0;
 fail:
+    pthread_mutex_destroy(&a->tlock);
+    free(a->throttle);
     pthread_mutex_destroy(&a->dummy_lock);
     pthread_cond_destroy(&a->stop_cond);
     pthread_mutex_destroy(&a->stop_lock);
@@ -168,6 +187,8 @@ void eg_auth_free(struct eg_auth *a)
     pthread_cond_signal(&a->stop_cond);
     pthread_mutex_unlock(&a->stop_lock);
     pthread_join(a->watcher, NULL);
+    pthread_mutex_destroy(&a->tlock);
+    free(a->throttle);
     pthread_mutex_destroy(&a->dummy_lock);
     pthread_cond_destroy(&a->stop_cond);
     pthread_mutex_destroy(&a->stop_lock);
@@ -176,6 +197,78 @@ void eg_auth_free(struct eg_auth *a)
     free(a->cache);
     sodium_memzero(a->tag_key, sizeof(a->tag_key));
     free(a);
+}
+
+void eg_auth_set_throttle(struct eg_auth *a, unsigned limit, unsigned window_s)
+{
+    a->tlimit = limit;
+    a->twindow_s = window_s > 0 ? window_s : 1;
+}
+
+/* The throttle slot of (kind, text); its tag tells it from a colliding one. */
+static struct tslot *tslot(struct eg_auth *a, char kind, const char *text,
+                           uint64_t *tag)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    char buf[EG_SUBKEY_MAX + 2];
+    int n = snprintf(buf, sizeof(buf), "%c%s", kind, text);
+    crypto_shorthash(h, (const unsigned char *)buf,
+                     (unsigned long long)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1),
+                     a->tkey);
+    memcpy(tag, h, sizeof(*tag));
+    return &a->throttle[*tag % THROTTLE_SLOTS];
+}
+
+/* Seconds until (kind, text) may fail again; 0 if it may now. Caller holds
+ * tlock. */
+static unsigned over(struct eg_auth *a, char kind, const char *text,
+                     int64_t now)
+{
+    uint64_t tag;
+    struct tslot *t = tslot(a, kind, text, &tag);
+    int64_t end = t->start + (int64_t)a->twindow_s * 1000;
+    if (t->tag != tag || now >= end || t->count < a->tlimit)
+        return 0;
+    return (unsigned)((end - now + 999) / 1000);
+}
+
+unsigned eg_auth_throttled(struct eg_auth *a, const char *client,
+                           const char *key_hdr)
+{
+    if (a->tlimit == 0)
+        return 0;
+    int64_t now = eg_time_now();
+    pthread_mutex_lock(&a->tlock);
+    unsigned by_addr = client != NULL ? over(a, 'a', client, now) : 0;
+    unsigned by_key = key_hdr != NULL ? over(a, 'k', key_hdr, now) : 0;
+    pthread_mutex_unlock(&a->tlock);
+    return by_addr > by_key ? by_addr : by_key;
+}
+
+static void count_failure(struct eg_auth *a, char kind, const char *text,
+                          int64_t now)
+{
+    uint64_t tag;
+    struct tslot *t = tslot(a, kind, text, &tag);
+    if (t->tag != tag || now >= t->start + (int64_t)a->twindow_s * 1000) {
+        t->tag = tag;
+        t->start = now;
+        t->count = 0;
+    }
+    t->count++;
+}
+
+void eg_auth_failed(struct eg_auth *a, const char *client, const char *key_hdr)
+{
+    if (a->tlimit == 0)
+        return;
+    int64_t now = eg_time_now();
+    pthread_mutex_lock(&a->tlock);
+    if (client != NULL)
+        count_failure(a, 'a', client, now);
+    if (key_hdr != NULL && key_hdr[0] != '\0')
+        count_failure(a, 'k', key_hdr, now);
+    pthread_mutex_unlock(&a->tlock);
 }
 
 static size_t slot_of(const uint8_t tag[32])

@@ -58,6 +58,20 @@ int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
  * EG_EUNAUTHORIZED. */
 int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend);
 
+/* Throttling of failed authentication (C9): at most `limit` failed
+ * verifications per client address, and per subscription key, in a window of
+ * `window_s` seconds; past that, further verifications are refused until the
+ * window ends. limit 0 turns throttling off. */
+void eg_auth_set_throttle(struct eg_auth *a, unsigned limit, unsigned window_s);
+
+/* 0 when a verification for (client, key_hdr) may run, else the seconds
+ * until it may (for Retry-After). Never blocks. */
+unsigned eg_auth_throttled(struct eg_auth *a, const char *client,
+                           const char *key_hdr);
+
+/* Count a failed verification against client and key_hdr. */
+void eg_auth_failed(struct eg_auth *a, const char *client, const char *key_hdr);
+
 /* Fill err with the one message of every wrong-secret case (C6). */
 int eg_auth_denied(struct eg_error *err);
 

@@ -356,6 +356,7 @@ static int page_cred(void *ctx, const struct eg_credential *c)
 {
     struct page *pg = ctx;
     pg->n++;
+    pg->l->delivered++;
     pg->l->after.valid = true;
     pg->l->after.time = c->created_at;
     eg_strlcpy(pg->l->after.id, c->credential_id, sizeof(pg->l->after.id));
@@ -411,6 +412,7 @@ static int page_dev(void *ctx, const struct eg_device *d)
 {
     struct page *pg = ctx;
     pg->n++;
+    pg->l->delivered++;
     pg->l->after.valid = true;
     eg_strlcpy(pg->l->after.text, d->name, sizeof(pg->l->after.text));
     eg_strlcpy(pg->l->after.id, d->device_id, sizeof(pg->l->after.id));

@@ -28,12 +28,42 @@ struct eg_principal {
 };
 
 struct eg_auth;
+struct eg_flights;
 
 struct eg_svc {
     struct eg_store *store;
     struct eg_writer *writer; /* NULL: writes are applied on the caller */
     struct eg_auth *auth;     /* NULL outside the server */
+    struct eg_flights *flights; /* idempotency keys in flight (C22); NULL
+                                   where there is no Idempotency-Key */
+    int64_t idem_ttl_ms;        /* how long a 201 is replayed (C22) */
 };
+
+/* ---- idempotent create (svc/idem.c, C22) ---- */
+
+#define EG_IDEM_REPLAY 1
+
+/* Start tracking idempotency keys in flight for svc, with records kept for
+ * ttl_s seconds. */
+void eg_svc_idem_init(struct eg_svc *svc, unsigned ttl_s);
+void eg_svc_idem_free(struct eg_svc *svc);
+
+/*
+ * Judge an Idempotency-Key for a create by p with the raw body bytes. Returns
+ * EG_IDEM_REPLAY with *rec filled (the original answer) when an unexpired
+ * record of the key has the same body; 0 when the create is new: the key is
+ * then claimed (rec has key and body hash set) until eg_svc_idem_release;
+ * or an error: EG_EBADREQUEST (a key that is not 1..255 printable ASCII
+ * characters), EG_EIDEMREUSED (other body bytes), EG_EINFLIGHT (a request
+ * with the key is in flight). May block on a store read.
+ */
+int eg_svc_idem_begin(struct eg_svc *svc, const struct eg_principal *p,
+                      const char *key, const char *body, size_t len,
+                      struct eg_idem *rec, struct eg_error *err);
+
+/* Release the claim of eg_svc_idem_begin (after the create is answered). */
+void eg_svc_idem_release(struct eg_svc *svc, const struct eg_principal *p,
+                         const char *key);
 
 /* Submit a prepared write. With a writer, w->done(w) runs on the writer thread
  * once durable; without, the write is applied and w->done(w) called before
@@ -100,6 +130,7 @@ struct eg_list {
     bool paged;       /* a limit was given (C21) */
     size_t remaining; /* items still to return; SIZE_MAX without a limit */
     bool has_more;    /* paged, done, and more items remain after `after` */
+    size_t delivered; /* items passed to callbacks so far */
 };
 
 #define EG_LIST_LIMIT_MAX 1000
@@ -143,6 +174,13 @@ int eg_svc_key_create(struct eg_svc *svc, const char *tenant_id,
                       struct eg_error *err);
 int eg_svc_key_revoke(struct eg_svc *svc, const char *key_id,
                       struct eg_error *err);
+/* Give the active key key_id a new secret (C10), shown once. */
+int eg_svc_key_rotate(struct eg_svc *svc, const char *key_id,
+                      struct eg_key *out, char secret[EG_SUBKEY_MAX],
+                      struct eg_error *err);
+/* The keys of a tenant (never a secret), oldest first. */
+int eg_svc_key_list(struct eg_svc *svc, const char *tenant_id, eg_key_cb cb,
+                    void *ctx, struct eg_error *err);
 /* password NULL: generate one into password_out. */
 int eg_svc_account_create(struct eg_svc *svc, const char *tenant_id,
                           const char *username, const char *password,
@@ -150,6 +188,12 @@ int eg_svc_account_create(struct eg_svc *svc, const char *tenant_id,
                           struct eg_error *err);
 int eg_svc_account_remove(struct eg_svc *svc, const char *tenant_id,
                           const char *username, struct eg_error *err);
+/* A new password for an account (C10): password NULL = generate one into
+ * password_out. */
+int eg_svc_account_passwd(struct eg_svc *svc, const char *tenant_id,
+                          const char *username, const char *password,
+                          char password_out[EG_PASSWORD_MAX],
+                          struct eg_error *err);
 int eg_svc_profile_create(struct eg_svc *svc, const char *tenant_id,
                           const char *profile_id, const char *name,
                           struct eg_error *err);

@@ -1,0 +1,90 @@
+#!/bin/sh
+# run.sh - run every test stage of engage and print the totals.
+#   ENGAGE_BIN=/abs/build/engage BUILD=build sh tests/run.sh
+# Stages: the cmocka unit binaries in $BUILD/tests/, the black-box API tests
+# (pytest), and the conformance run (the marked API tests through Prism).
+# Prints each stage's output and ends with exactly one line "N passed, N failed";
+# exits non-zero when a test failed or a stage could not run (no tests is a failure).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ENGAGE_BIN=${ENGAGE_BIN:-$(pwd)/$BUILD/engage}
+export ENGAGE_BIN
+PY=${PYTHON:-/usr/bin/python3}
+TIMEOUT=${TEST_TIMEOUT:-600}
+
+PASSED=0
+FAILED=0
+STAGE_FAIL=0
+OUT=$(mktemp)
+trap 'rm -f "$OUT"' EXIT
+
+stage_failed() {
+    echo "run.sh: stage '$1' failed to run: $2" >&2
+    STAGE_FAIL=1
+    FAILED=$((FAILED + 1))
+}
+
+# ---- unit tests (cmocka): sum "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)"
+echo "==== unit tests ($BUILD/tests)"
+nbins=0
+for t in "$BUILD"/tests/*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    nbins=$((nbins + 1))
+    echo "---- $t"
+    CMOCKA_MESSAGE_OUTPUT=stdout timeout "$TIMEOUT" "$t" >"$OUT" 2>&1
+    rc=$?
+    cat "$OUT"
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test(s)\..*/\1/p' "$OUT" | awk '{s+=$1} END {print s+0}')
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s).*/\1/p' "$OUT" | awk '{s+=$1} END {print s+0}')
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        # crashed, timed out or failed without saying which test
+        echo "run.sh: $t exited $rc without a failure summary" >&2
+        FAILED=$((FAILED + 1))
+    elif [ "$rc" -eq 0 ] && [ "$p" -eq 0 ]; then
+        stage_failed "unit $t" "no test results"
+    fi
+done
+[ "$nbins" -gt 0 ] || stage_failed unit "no unit test binaries in $BUILD/tests"
+
+# ---- pytest stages: parse "N passed", "N failed", "N error(s)" from the summary line
+run_pytest() {
+    name=$1
+    shift
+    echo "==== $name"
+    timeout "$TIMEOUT" "$@" >"$OUT" 2>&1
+    rc=$?
+    cat "$OUT"
+    summary=$(grep -E '(passed|failed|error|no tests ran)' "$OUT" | grep -E ' in [0-9.]+s' | tail -n 1)
+    p=$(echo "$summary" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) passed.*/\1/p;s/^\([0-9][0-9]*\) passed.*/\1/p' | head -n 1)
+    f=$(echo "$summary" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) failed.*/\1/p;s/^\([0-9][0-9]*\) failed.*/\1/p' | head -n 1)
+    e=$(echo "$summary" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) error.*/\1/p;s/^\([0-9][0-9]*\) error.*/\1/p' | head -n 1)
+    p=${p:-0}
+    f=${f:-0}
+    e=${e:-0}
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f + e))
+    if [ "$rc" -ne 0 ] && [ "$((f + e))" -eq 0 ]; then
+        stage_failed "$name" "pytest exited $rc (summary: ${summary:-none})"
+    elif [ "$p" -eq 0 ] && [ "$((f + e))" -eq 0 ]; then
+        stage_failed "$name" "no tests ran"
+    fi
+}
+
+if [ ! -x "$ENGAGE_BIN" ]; then
+    stage_failed api "no engage binary at $ENGAGE_BIN"
+else
+    run_pytest "API tests (pytest)" \
+        "$PY" -m pytest -q -p no:cacheprovider tests/api
+    if [ -x node_modules/.bin/prism ]; then
+        run_pytest "conformance (API tests through Prism)" \
+            env ENGAGE_CONFORMANCE=1 "$PY" -m pytest -q -p no:cacheprovider -m conformance tests/api
+    else
+        stage_failed conformance "node_modules/.bin/prism missing (npm ci)"
+    fi
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$STAGE_FAIL" -eq 0 ]
