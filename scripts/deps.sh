@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
-libsodium-dev libcmocka-dev curl python3 python3-pytest sqlite3"
+libsodium-dev libcmocka-dev curl python3 python3-pytest python3-yaml sqlite3"
 
 missing=""
 for p in $PKGS; do
@@ -28,7 +28,7 @@ fi
 
 # The npm test tools (Prism), pinned in package-lock.json. Only for tests.
 if [ "${1:-}" = "--test" ]; then
-    if [ ! -x node_modules/.bin/prism ] ||
+    if [ ! -x node_modules/.bin/prism ] || [ ! -x node_modules/.bin/redocly ] ||
         [ package-lock.json -nt node_modules/.package-lock.json ]; then
         echo "deps: npm ci" >&2
         npm ci --no-audit --no-fund --loglevel=error >&2

@@ -462,7 +462,7 @@ class Prism:
         if not prism.exists():
             raise RuntimeError(f"Prism not installed at {prism} (npm ci)")
         self.proc = subprocess.Popen(
-            [str(prism), "proxy", "docs/openapi.yaml",
+            [str(prism), "proxy", os.environ.get("ENGAGE_SPEC", "docs/openapi.yaml"),
              f"http://127.0.0.1:{upstream_port}{BASE}",
              "--port", str(self.port), "--host", "127.0.0.1"],
             cwd=REPO, stdin=subprocess.DEVNULL, stdout=self._logf, stderr=self._logf,
