@@ -90,6 +90,8 @@ if [ ! -x "$ENGAGE_BIN" ]; then
 else
     run_pytest "API tests (pytest)" \
         "$PY" -m pytest -q -p no:cacheprovider tests/api
+    run_pytest "MCP tests (pytest)" \
+        "$PY" -m pytest -q -p no:cacheprovider tests/mcp
     if [ -x node_modules/.bin/prism ]; then
         # Against the spec as shipped (with engage's extensions) and against
         # the original, unchanged spec.

@@ -6,7 +6,8 @@
  * description, input and output schemas from ops/schema.c, annotations from
  * the row's flags) and run as REST runs them: the arguments become a struct
  * eg_call (parameters as args, the body through eg_json_parse_body with the
- * REST body limit), eg_op_run_sync runs it through the service layer, and
+ * REST body limit; integer parameters as the decimal text a query would
+ * carry), eg_op_run_sync runs it through the service layer, and
  * the result is the JSON REST answers, rendered by ops/ (eg_op_render). A
  * failed call is a tool result with isError and the spec's Error object;
  * only faults of the protocol itself are JSON-RPC errors.
@@ -225,28 +226,40 @@ static json_t *call_tool(struct session *s, const struct eg_op *op,
     struct eg_buf out;
     json_t *body = NULL, *res = NULL;
     char rid[EG_REQUEST_ID_MAX];
+    char numbers[EG_OP_MAX_PARAMS][32]; /* integer arguments as query text */
 
     memset(&call, 0, sizeof(call));
     memset(&err, 0, sizeof(err));
     eg_buf_init(&out, SIZE_MAX);
     eg_random_id(rid, sizeof(rid), "mcp-", 16);
     if (authenticate(s, &call.principal, &err) != 0)
-        goto fail;
+        goto out;
     for (size_t i = 0; i < op->nparams; i++) {
         const struct eg_param *p = &op->params[i];
         json_t *v = json_object_get(args, p->name);
         if (v == NULL && p->in == EG_IN_PATH) {
             eg_error_set(&err, EG_EBADREQUEST, "%s is required.", p->name);
-            goto fail;
+            goto out;
+        }
+        if (v != NULL && p->integer) {
+            if (!json_is_integer(v)) {
+                eg_error_set(&err, EG_EBADREQUEST, "%s must be an integer.",
+                             p->name);
+                goto out;
+            }
+            snprintf(numbers[i], sizeof(numbers[i]), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            call.args[i] = numbers[i];
+            continue;
         }
         if (v != NULL && !json_is_string(v)) {
             eg_error_set(&err, EG_EBADREQUEST, "%s must be a string.", p->name);
-            goto fail;
+            goto out;
         }
         call.args[i] = json_string_value(v);
     }
     if (op->has_body && body_of(op, args, &body, &err) != 0)
-        goto fail;
+        goto out;
     call.op = op;
     call.svc = &s->svc;
     call.body = body;
@@ -254,16 +267,17 @@ static json_t *call_tool(struct session *s, const struct eg_op *op,
     eg_op_run_sync(&call);
     if (call.err.err != 0) {
         err = call.err;
-        goto fail;
+        goto out;
     }
     if (eg_op_render(&call, &out, RESULT_MAX, &err) != 0)
-        goto fail;
+        goto out;
     res = tool_result(out.data, out.len, false);
     if (res == NULL)
         eg_error_set(&err, EG_EINTERNAL, NULL);
-fail:
+out:
     if (res == NULL)
         res = tool_error(&err, rid);
+    eg_call_cleanup(&call);
     json_decref(body);
     eg_buf_free(&out);
     return res;

@@ -164,7 +164,7 @@ const struct eg_op eg_ops[] = {
                    {"limit", EG_IN_QUERY,
                     "At most this many items (1-1000); the answer then has "
                     "nextCursor when more remain (C21).",
-                    NULL},
+                    NULL, true},
                    {"cursor", EG_IN_QUERY,
                     "The nextCursor of the previous page.", NULL}},
         .nparams = 4,

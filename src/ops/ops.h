@@ -2,7 +2,7 @@
  * ops.h - the operation table: one row per API operation, and the one JSON
  * form of each resource and error (DESIGN "One operation table").
  *
- * The HTTP router and (later) the MCP tool list are derived from eg_ops[]: a
+ * The HTTP router and the MCP tool list are derived from eg_ops[]: a
  * row names the operation (the spec's operationId), its method and path, its
  * parameters, whether it takes a body, what it answers, and the function that
  * runs it through the service layer. Front ends fill a struct eg_call, call
@@ -37,6 +37,7 @@ struct eg_param {
     enum eg_param_in in;
     const char *description;
     const char *const *enum_values; /* NULL-terminated, or NULL */
+    bool integer; /* a whole number (decimal text in a query); else a string */
 };
 
 struct eg_call;
@@ -156,9 +157,9 @@ json_t *eg_schema_credential(void);
 json_t *eg_schema_device(void);
 
 /* The input of op as one JSON object: its path and query parameters as
- * string properties (enum when the parameter has enum_values; path
- * parameters required), and for has_body ops the properties and required
- * fields of its body schema. */
+ * string (or integer) properties (enum when the parameter has enum_values;
+ * path parameters required), and for has_body ops the properties and
+ * required fields of its body schema. */
 json_t *eg_op_input_schema(const struct eg_op *op);
 
 /* The schema of what eg_op_render gives for op. */

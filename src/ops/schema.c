@@ -8,7 +8,8 @@
  * list exists once), and the spec's `nullable` as a "null" type. Like the
  * spec, the output schemas require no field, so the Error object a failed
  * call answers with never contradicts them. The input of an operation is
- * derived from its row in eg_ops: parameters, then the body's fields.
+ * derived from its row in eg_ops: parameters (strings, or integers where the
+ * row says so), then the body's fields.
  */
 #include "ops/ops.h"
 
@@ -119,7 +120,8 @@ json_t *eg_op_input_schema(const struct eg_op *op)
     json_t *required = json_array();
     for (size_t i = 0; i < op->nparams; i++) {
         const struct eg_param *p = &op->params[i];
-        json_t *s = prop("string", NULL, p->description);
+        json_t *s = prop(p->integer ? "integer" : "string", NULL,
+                         p->description);
         if (p->enum_values != NULL)
             json_object_set_new(s, "enum", string_array(p->enum_values));
         json_object_set_new(props, p->name, s);

@@ -1228,7 +1228,11 @@ static int db_open(const char *path, sqlite3 **out, char *msg, size_t msglen)
         rc = EG_EINTERNAL;
         goto out;
     }
-    s = sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+    /* temp_store=MEMORY keeps the savepoint sub-journals of a batch (one per
+     * write) off the disk. */
+    s = sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                         "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192; "
+                         "PRAGMA mmap_size=1073741824;",
                      NULL, NULL, NULL);
     if (s != SQLITE_OK) {
         snprintf(msg, msglen, "cannot open store %s: %s", path,

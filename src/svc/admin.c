@@ -389,3 +389,53 @@ int eg_svc_audit_list(struct eg_svc *svc, const char *tenant_id,
     }
     return 0;
 }
+
+int eg_svc_seed(struct eg_svc *svc, const char *tenant_id, const char *profile,
+                const char *prefix, size_t count, size_t users, size_t batch,
+                size_t *made, struct eg_error *err)
+{
+    *made = 0;
+    int rc = tenant_must_exist(svc, tenant_id, err);
+    if (rc != 0)
+        return rc;
+    if (users == 0 || batch == 0)
+        return eg_error_set(err, EG_EBADREQUEST,
+                            "--users and --batch must be at least 1.");
+    struct eg_principal p = {.key_id = "admin", .username = "seed"};
+    eg_strlcpy(p.tenant_id, tenant_id, sizeof(p.tenant_id));
+    char request_id[EG_REQUEST_ID_MAX];
+    eg_random_id(request_id, sizeof(request_id), "seed-", 12);
+    struct eg_write *w = calloc(batch, sizeof(*w));
+    if (w == NULL)
+        abort();
+    struct eg_store_conn *c = eg_store_conn(svc->store);
+    char user[EG_USER_ID_MAX];
+    while (*made < count) {
+        size_t n = count - *made < batch ? count - *made : batch;
+        for (size_t i = 0; i < n; i++) {
+            int len = snprintf(user, sizeof(user), "%.64s-%zu", prefix,
+                               (*made + i) % users);
+            struct eg_cred_input in = {
+                .user_id = {.present = true, .s = user, .len = (size_t)len},
+                .access_profile = {.present = true, .s = profile,
+                                   .len = strlen(profile)},
+            };
+            rc = eg_svc_cred_prepare_create(svc, &p, &in, request_id, &w[i],
+                                            err);
+            if (rc != 0)
+                goto out;
+        }
+        rc = eg_store_apply(c, w, n);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = w[i].rc;
+        if (rc != 0) {
+            eg_error_set(err, rc, "the store refused a batch: %s",
+                         eg_err_message(rc));
+            goto out;
+        }
+        *made += n;
+    }
+out:
+    free(w);
+    return rc;
+}
