@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -254,9 +255,11 @@ static int account_cmd(struct eg_svc *svc, const struct opts *o,
     sodium_memzero(given, sizeof(given));
     if (rc != 0)
         return fail(&e);
-    if (o->json)
+    if (o->json && pw == NULL)
         print_json(json_pack("{s:s,s:s}", "username", a->pos[1], "password",
                              password));
+    else if (o->json)
+        print_json(json_pack("{s:s}", "username", a->pos[1]));
     else if (pw == NULL)
         printf("username: %s\npassword: %s\n"
                "(the password is shown only this once)\n",
@@ -377,15 +380,27 @@ static int parse_uint(const char *what, const char *s, unsigned max,
     return 0;
 }
 
+/* A progress bar on stderr, drawn only when it is a terminal. */
+static void seed_progress(size_t made, size_t count)
+{
+    int width = 40;
+    int done = count ? (int)((double)made / (double)count * width) : width;
+    fprintf(stderr, "\r[%-*.*s] %zu/%zu", width, done,
+            "########################################", made, count);
+    if (made == count)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
 static int cmd_seed(struct eg_svc *svc, const struct opts *o,
                     struct cmd_args *a)
 {
     unsigned count, users = 1000, batch = 10000;
     if (a->count == NULL) {
-        fprintf(stderr, "engage: seed needs --count N\n");
+        fprintf(stderr, "engage: seed needs --credentials N\n");
         return EXIT_USAGE;
     }
-    if (parse_uint("--count", a->count, 100000000, &count) != 0 ||
+    if (parse_uint("--credentials", a->count, 100000000, &count) != 0 ||
         (a->users && parse_uint("--users", a->users, 100000000, &users) != 0) ||
         (a->batch && parse_uint("--batch", a->batch, 1000000, &batch) != 0))
         return EXIT_USAGE;
@@ -393,7 +408,8 @@ static int cmd_seed(struct eg_svc *svc, const struct opts *o,
     size_t made = 0;
     int rc = eg_svc_seed(svc, a->pos[0], a->profile ? a->profile : "staff",
                          a->prefix ? a->prefix : "seed", count, users, batch,
-                         &made, &e);
+                         isatty(STDERR_FILENO) ? seed_progress : NULL, &made,
+                         &e);
     if (o->json)
         print_json(json_pack("{s:I}", "created", (json_int_t)made));
     else
@@ -534,7 +550,8 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
         }
     if (!level_ok) {
         fprintf(stderr,
-                "engage: --log-level must be debug, info, warning or error\n");
+                "engage: --log-level (ENGAGE_LOG_LEVEL) must be debug, info, "
+                "warning or error\n");
         return EXIT_USAGE;
     }
     const char *alog = env_or(a->access_log, "ENGAGE_ACCESS_LOG", NULL);
@@ -605,8 +622,9 @@ static const char *const device_opts[] = {"--model=", "--name=", "--site=",
                                           "--firmware=", NULL};
 static const char *const audit_opts[] = {"--credential=", "--since=",
                                          "--limit=", NULL};
-static const char *const seed_opts[] = {"--count=", "--users=", "--batch=",
-                                        "--profile=", "--prefix=", NULL};
+static const char *const seed_opts[] = {"--credentials=", "--users=",
+                                        "--batch=", "--profile=", "--prefix=",
+                                        NULL};
 static const char *const serve_opts[] = {
     "--listen=",     "--base-path=", "--threads=", "--auth-cache-ttl=",
     "--access-log=", "--log-level=", "--idempotency-ttl=",
@@ -712,7 +730,7 @@ static const struct cmd cmds[] = {
      "key and password (shown only this once).\n",
      no_opts, cmd_demo},
     {"seed", NULL, 1,
-     "seed TENANT_ID --count N [--profile ID] [--users U] [--prefix P] "
+     "seed TENANT_ID --credentials N [--users U] [--profile ID] [--prefix P] "
      "[--batch B]",
      "Bulk-load N credentials into a tenant (for benchmarks and trials),\n"
      "through the same validation and store writes as the API, audit records\n"
@@ -759,6 +777,36 @@ static void cmd_help(const struct cmd *c)
 {
     printf("usage: engage [--store URL] [--json] %s\n\n%s", c->usage, c->help);
 }
+
+/* Where each option's value goes in struct cmd_args. */
+static const struct {
+    const char *name;
+    size_t off;
+} fields[] = {
+#define F(name, field) {name, offsetof(struct cmd_args, field)}
+    F("--model", model),
+    F("--name", name),
+    F("--site", site),
+    F("--firmware", firmware),
+    F("--listen", listen),
+    F("--base-path", base_path),
+    F("--threads", threads),
+    F("--auth-cache-ttl", cache_ttl),
+    F("--auth-fail-limit", fail_limit),
+    F("--auth-fail-window", fail_window),
+    F("--idempotency-ttl", idem_ttl),
+    F("--access-log", access_log),
+    F("--log-level", log_level),
+    F("--credential", credential),
+    F("--since", since),
+    F("--limit", limit),
+    F("--credentials", count),
+    F("--users", users),
+    F("--batch", batch),
+    F("--profile", profile),
+    F("--prefix", prefix),
+#undef F
+};
 
 /* Take the options of c out of argv[from..argc). */
 static int parse_cmd(const struct cmd *c, int argc, char **argv, int from,
@@ -809,50 +857,14 @@ static int parse_cmd(const struct cmd *c, int argc, char **argv, int from,
                     arg);
             return -1;
         }
-        if (strncmp(arg, "--password-stdin", arglen) == 0)
-            a->password_stdin = true;
-        else if (strncmp(arg, "--model", arglen) == 0)
-            a->model = val;
-        else if (strncmp(arg, "--name", arglen) == 0)
-            a->name = val;
-        else if (strncmp(arg, "--site", arglen) == 0)
-            a->site = val;
-        else if (strncmp(arg, "--firmware", arglen) == 0)
-            a->firmware = val;
-        else if (strncmp(arg, "--listen", arglen) == 0)
-            a->listen = val;
-        else if (strncmp(arg, "--base-path", arglen) == 0)
-            a->base_path = val;
-        else if (strncmp(arg, "--threads", arglen) == 0)
-            a->threads = val;
-        else if (strncmp(arg, "--auth-cache-ttl", arglen) == 0)
-            a->cache_ttl = val;
-        else if (strncmp(arg, "--auth-fail-limit", arglen) == 0)
-            a->fail_limit = val;
-        else if (strncmp(arg, "--auth-fail-window", arglen) == 0)
-            a->fail_window = val;
-        else if (strncmp(arg, "--count", arglen) == 0)
-            a->count = val;
-        else if (strncmp(arg, "--users", arglen) == 0)
-            a->users = val;
-        else if (strncmp(arg, "--batch", arglen) == 0)
-            a->batch = val;
-        else if (strncmp(arg, "--profile", arglen) == 0)
-            a->profile = val;
-        else if (strncmp(arg, "--prefix", arglen) == 0)
-            a->prefix = val;
-        else if (strncmp(arg, "--idempotency-ttl", arglen) == 0)
-            a->idem_ttl = val;
-        else if (strncmp(arg, "--access-log", arglen) == 0)
-            a->access_log = val;
-        else if (strncmp(arg, "--log-level", arglen) == 0)
-            a->log_level = val;
-        else if (strncmp(arg, "--credential", arglen) == 0)
-            a->credential = val;
-        else if (strncmp(arg, "--since", arglen) == 0)
-            a->since = val;
-        else if (strncmp(arg, "--limit", arglen) == 0)
-            a->limit = val;
+        if (!takes) {
+            a->password_stdin = true; /* the one flag without a value */
+            continue;
+        }
+        for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+            if (strlen(fields[k].name) == arglen &&
+                strncmp(fields[k].name, arg, arglen) == 0)
+                *(const char **)((char *)a + fields[k].off) = val;
     }
     if (a->npos < c->npos) {
         fprintf(stderr, "engage: missing argument (usage: engage %s)\n",

@@ -166,12 +166,13 @@ static void access_log(struct req *r, int status, uint64_t us)
         "{s:s,s:s,s:s,s:s,s:s,s:s?,s:i,s:f}", "time",
         eg_time_format(eg_time_now(), t), "requestId", r->request_id, "method",
         r->method_seen, "path", r->path_seen,
-        "operation", r->op ? r->op->name : (r->operational ? "operational" : "none"),
+        "operation", r->op ? r->op->name : "other",
         "tenant", r->call.principal.tenant_id[0] ? r->call.principal.tenant_id : NULL,
         "status", status, "durationMs", (double)us / 1000.0);
     if (v == NULL)
         return;
-    char *line = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *line = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                   JSON_REAL_PRECISION(6));
     json_decref(v);
     if (line == NULL)
         return;

@@ -392,7 +392,8 @@ int eg_svc_audit_list(struct eg_svc *svc, const char *tenant_id,
 
 int eg_svc_seed(struct eg_svc *svc, const char *tenant_id, const char *profile,
                 const char *prefix, size_t count, size_t users, size_t batch,
-                size_t *made, struct eg_error *err)
+                void (*progress)(size_t made, size_t count), size_t *made,
+                struct eg_error *err)
 {
     *made = 0;
     int rc = tenant_must_exist(svc, tenant_id, err);
@@ -434,6 +435,8 @@ int eg_svc_seed(struct eg_svc *svc, const char *tenant_id, const char *profile,
             goto out;
         }
         *made += n;
+        if (progress != NULL)
+            progress(*made, count);
     }
 out:
     free(w);

@@ -17,8 +17,15 @@
 #include "core/time.h"
 #include "core/util.h"
 
-#define CRED_ID_BYTES 16 /* 128 random bits (C12) */
-#define CRED_ID_LEN 22   /* their unpadded base64url length */
+/* A credential id is 6 bytes of the creation time (ms, big-endian) and 16
+ * random bytes (128 bits: C12), as 30 characters of unpadded base64url.
+ * The time prefix keeps a tenant's new ids together at the end of the
+ * primary-key index, so an insert dirties the same few pages as the one
+ * before it instead of a random page each (bulk loads and group commits
+ * write far less). */
+#define CRED_ID_TIME_BYTES 6
+#define CRED_ID_RANDOM_BYTES 16
+#define CRED_ID_LEN 30
 #define LIST_PAGE 256
 
 enum eg_cred_status eg_cred_status(const struct eg_credential *c, int64_t now)
@@ -54,6 +61,19 @@ bool eg_cred_id_valid(const char *id)
             return false;
     }
     return n == CRED_ID_LEN;
+}
+
+static void new_credential_id(char out[EG_ID_MAX], int64_t now)
+{
+    unsigned char raw[CRED_ID_TIME_BYTES + CRED_ID_RANDOM_BYTES];
+    uint64_t t = (uint64_t)now;
+    for (int i = CRED_ID_TIME_BYTES - 1; i >= 0; i--) {
+        raw[i] = (unsigned char)(t & 0xff);
+        t >>= 8;
+    }
+    randombytes_buf(raw + CRED_ID_TIME_BYTES, CRED_ID_RANDOM_BYTES);
+    sodium_bin2base64(out, EG_ID_MAX, raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 static bool has_control(const struct eg_str *v)
@@ -211,7 +231,7 @@ int eg_svc_cred_prepare_create(struct eg_svc *svc, const struct eg_principal *p,
         return eg_error_set(err, rc, NULL);
 
     eg_strlcpy(c->tenant_id, p->tenant_id, sizeof(c->tenant_id));
-    eg_random_id(c->credential_id, sizeof(c->credential_id), "", CRED_ID_BYTES);
+    new_credential_id(c->credential_id, now);
     copy_str(c->user_id, &in->user_id);
     c->has_user_email = in->user_email.present;
     if (c->has_user_email)

@@ -214,11 +214,13 @@ int eg_svc_audit_list(struct eg_svc *svc, const char *tenant_id,
 /* The bulk loader (C31): create `count` credentials in the tenant through the
  * same validation and store writes as the API, audit records included, in
  * transactions of `batch` writes. User ids are "<prefix>-<n mod users>"
- * (users >= 1), every credential grants `profile`. Returns 0 or an error;
- * *made says how many were committed. */
+ * (users >= 1), every credential grants `profile`. progress (may be NULL)
+ * is called after each committed batch. Returns 0 or an error; *made says
+ * how many were committed. */
 int eg_svc_seed(struct eg_svc *svc, const char *tenant_id, const char *profile,
                 const char *prefix, size_t count, size_t users, size_t batch,
-                size_t *made, struct eg_error *err);
+                void (*progress)(size_t made, size_t count), size_t *made,
+                struct eg_error *err);
 
 /* True when model is one of the spec's EngageDevice models. */
 bool eg_device_model_valid(const char *model);

@@ -215,14 +215,18 @@ def test_c21_paging_while_another_client_creates_and_revokes(server, tenant, uid
 
 
 def test_c21_no_next_cursor_when_nothing_remains(client, tenant, uid):
-    made = [create(client.port, tenant, uid)["credentialId"] for _ in range(4)]
+    # listed by (createdAt, credentialId) (C20): creates within one millisecond
+    # are ordered by id, not by creation
+    made = [c["credentialId"] for c in
+            sorted((create(client.port, tenant, uid) for _ in range(4)),
+                   key=lambda c: (c["createdAt"], c["credentialId"].encode()))]
     full = listing(client.port, tenant, userId=uid)
     assert [c["credentialId"] for c in full["credentials"]] == made
     assert "nextCursor" not in full, "C21: no limit, no nextCursor"
-    for limit in (5, 1000):
+    for limit in (4, 5, 1000):
         p = listing(client.port, tenant, userId=uid, limit=limit)
         assert [c["credentialId"] for c in p["credentials"]] == made
-        assert "nextCursor" not in p, f"C21: limit={limit} > count, yet nextCursor: {p}"
+        assert "nextCursor" not in p, f"C21: limit={limit} >= count, yet nextCursor: {p}"
     p = listing(client.port, tenant, userId=uid, limit=3)
     assert [c["credentialId"] for c in p["credentials"]] == made[:3]
     last = listing(client.port, tenant, userId=uid, limit=3, cursor=p["nextCursor"])

@@ -44,7 +44,7 @@ SPEC = SPECS[SHIPPED]
 TIMEOUT = 20.0
 VERSIONS = ("2025-06-18", "2025-03-26")
 NEWEST = "2025-06-18"
-ID_RE = r"^[A-Za-z0-9_-]{22}$"
+ID_RE = r"^[A-Za-z0-9_-]{22,}$"
 TIME_RE = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
 
