@@ -44,6 +44,7 @@ struct cmd_args {
     const char *credential, *since, *limit;
     const char *access_log, *log_level, *idem_ttl, *fail_limit, *fail_window;
     const char *count, *users, *batch, *profile, *prefix;
+    const char *tls_cert, *tls_key, *rate_limit, *max_conns, *user;
     bool password_stdin;
     bool help;
 };
@@ -554,6 +555,25 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
                 "warning or error\n");
         return EXIT_USAGE;
     }
+    cfg.tls_cert = env_or(a->tls_cert, "ENGAGE_TLS_CERT", NULL);
+    cfg.tls_key = env_or(a->tls_key, "ENGAGE_TLS_KEY", NULL);
+    cfg.user = env_or(a->user, "ENGAGE_USER", NULL);
+    if (parse_uint("--max-connections",
+                   env_or(a->max_conns, "ENGAGE_MAX_CONNECTIONS", "4096"),
+                   1000000, &cfg.max_connections) != 0)
+        return EXIT_USAGE;
+    const char *rate = env_or(a->rate_limit, "ENGAGE_RATE_LIMIT", NULL);
+    if (rate != NULL) {
+        char rps[32];
+        const char *colon = strchr(rate, ':');
+        snprintf(rps, sizeof(rps), "%.*s",
+                 colon ? (int)(colon - rate) : (int)strlen(rate), rate);
+        if (parse_uint("--rate-limit RPS", rps, 1000000,
+                       &cfg.rate_limit_rps) != 0 ||
+            (colon != NULL && parse_uint("--rate-limit BURST", colon + 1,
+                                         1000000, &cfg.rate_limit_burst) != 0))
+            return EXIT_USAGE;
+    }
     const char *alog = env_or(a->access_log, "ENGAGE_ACCESS_LOG", NULL);
     cfg.access_log_fd = -1;
     if (alog != NULL && strcmp(alog, "-") == 0) {
@@ -628,14 +648,16 @@ static const char *const seed_opts[] = {"--credentials=", "--users=",
 static const char *const serve_opts[] = {
     "--listen=",     "--base-path=", "--threads=", "--auth-cache-ttl=",
     "--access-log=", "--log-level=", "--idempotency-ttl=",
-    "--auth-fail-limit=", "--auth-fail-window=", NULL};
+    "--auth-fail-limit=", "--auth-fail-window=", "--tls-cert=", "--tls-key=",
+    "--rate-limit=", "--max-connections=", "--user=", NULL};
 
 static const struct cmd cmds[] = {
     {"serve", NULL, 0,
      "serve [--listen HOST:PORT] [--base-path PATH] [--threads N] "
      "[--auth-cache-ttl SECONDS] [--auth-fail-limit N] "
      "[--auth-fail-window SECONDS] [--idempotency-ttl SECONDS] "
-     "[--access-log FILE|-] [--log-level LEVEL]",
+     "[--access-log FILE|-] [--log-level LEVEL] [--tls-cert FILE --tls-key FILE] "
+     "[--rate-limit RPS[:BURST]] [--max-connections N] [--user NAME]",
      "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
      "\n"
      "  --listen HOST:PORT        address to listen on [ENGAGE_LISTEN]\n"
@@ -662,6 +684,19 @@ static const struct cmd cmds[] = {
      "                            durationMs), appended to FILE or, for -,\n"
      "                            written to stdout [ENGAGE_ACCESS_LOG]\n"
      "                            (default: none)\n"
+     "  --tls-cert FILE           serve HTTPS only (TLS 1.2 and 1.3) with\n"
+     "  --tls-key FILE            this PEM certificate chain and key\n"
+     "                            [ENGAGE_TLS_CERT, ENGAGE_TLS_KEY] (default:\n"
+     "                            plain HTTP)\n"
+     "  --rate-limit RPS[:BURST]  requests per second allowed per\n"
+     "                            subscription key (BURST at once, default\n"
+     "                            RPS); more get 429 with Retry-After\n"
+     "                            [ENGAGE_RATE_LIMIT] (default: off)\n"
+     "  --max-connections N       open connections at most\n"
+     "                            [ENGAGE_MAX_CONNECTIONS] (default 4096)\n"
+     "  --user NAME               after binding, give the store's files to\n"
+     "                            NAME and drop root to it [ENGAGE_USER]\n"
+     "                            (default: stay as started)\n"
      "  --log-level LEVEL         debug, info, warning or error; the log\n"
      "                            goes to stderr [ENGAGE_LOG_LEVEL]\n"
      "                            (default info)\n"
@@ -805,6 +840,11 @@ static const struct {
     F("--batch", batch),
     F("--profile", profile),
     F("--prefix", prefix),
+    F("--tls-cert", tls_cert),
+    F("--tls-key", tls_key),
+    F("--rate-limit", rate_limit),
+    F("--max-connections", max_conns),
+    F("--user", user),
 #undef F
 };
 

@@ -21,10 +21,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +69,8 @@ struct server {
     char base[256];
     size_t baselen;
     atomic_int inflight; /* suspended connections */
+    atomic_int active;   /* requests begun and not yet completed */
+    char *tls_cert, *tls_key;
     /* auth workers */
     pthread_t workers[AUTH_WORKERS];
     pthread_mutex_t jlock;
@@ -537,6 +542,17 @@ static enum MHD_Result after_auth(struct req *r)
 {
     if (!r->auth_ok)
         return answer_error(r, &r->auth_err, NULL);
+    /* C9: the optional per-key rate limit. */
+    r->retry_after = eg_auth_rate_take(r->srv->svc.auth,
+                                       r->call.principal.key_id);
+    if (r->retry_after > 0) {
+        struct eg_error e;
+        eg_error_set(&e, EG_ETOOMANY,
+                     "This subscription key is over its rate limit; retry in "
+                     "%u s.",
+                     r->retry_after);
+        return answer_error(r, &e, NULL);
+    }
     return run_op(r);
 }
 
@@ -814,6 +830,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
         r->opidx = -1;
         eg_buf_init(&r->body, EG_BODY_MAX);
         *con_cls = r;
+        atomic_fetch_add(&srv->active, 1);
         return first_call(r, url, method);
     }
     switch (r->state) {
@@ -875,6 +892,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (r == NULL)
         return;
+    atomic_fetch_sub(&r->srv->active, 1);
     eg_call_cleanup(&r->call);
     eg_buf_free(&r->body);
     memset(&r->pend, 0, sizeof(r->pend));
@@ -956,7 +974,55 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss,
     return 0;
 }
 
-int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
+/* Read a whole (small) file into a NUL-terminated buffer for libmicrohttpd's
+ * in-memory TLS options. Returns NULL (errno set) on failure. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    struct eg_buf b;
+    eg_buf_init(&b, 1 << 20);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = eg_buf_add(&b, chunk, n);
+    fclose(f);
+    if (rc != 0 || b.len == 0) {
+        eg_buf_free(&b);
+        errno = rc != 0 ? EFBIG : EINVAL;
+        return NULL;
+    }
+    return b.data;
+}
+
+static void stop_workers(struct server *srv)
+{
+    pthread_mutex_lock(&srv->jlock);
+    srv->jstop = true;
+    pthread_cond_broadcast(&srv->jcond);
+    pthread_mutex_unlock(&srv->jlock);
+    for (size_t i = 0; i < AUTH_WORKERS; i++)
+        pthread_join(srv->workers[i], NULL);
+    pthread_cond_destroy(&srv->jcond);
+    pthread_mutex_destroy(&srv->jlock);
+}
+
+static void free_server(struct server *srv)
+{
+    eg_auth_free(srv->svc.auth);
+    eg_writer_stop(srv->svc.writer);
+    eg_svc_idem_free(&srv->svc);
+    if (srv->tls_key != NULL)
+        sodium_memzero(srv->tls_key, strlen(srv->tls_key));
+    free(srv->tls_key);
+    free(srv->tls_cert);
+    free(srv);
+}
+
+int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
+                  struct eg_http **out)
 {
     struct server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
@@ -973,14 +1039,40 @@ int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
     while (srv->baselen > 0 && srv->base[srv->baselen - 1] == '/')
         srv->base[--srv->baselen] = '\0';
 
-    struct sockaddr_storage ss;
-    bool loopback = false;
-    if (parse_listen(cfg->listen, &ss, &loopback) != 0) {
-        eg_log(EG_LOG_ERROR, "--listen '%s' is not HOST:PORT", cfg->listen);
+    bool tls = cfg->tls_cert != NULL || cfg->tls_key != NULL;
+    if (tls && (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+        eg_log(EG_LOG_ERROR, "--tls-cert and --tls-key go together");
         free(srv);
         return EG_EBADREQUEST;
     }
-    if (!loopback)
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        eg_log(EG_LOG_ERROR, "this libmicrohttpd was built without TLS");
+        free(srv);
+        return EG_EBADREQUEST;
+    }
+    if (tls) {
+        srv->tls_cert = read_file(cfg->tls_cert);
+        srv->tls_key = read_file(cfg->tls_key);
+        if (srv->tls_cert == NULL || srv->tls_key == NULL) {
+            eg_log(EG_LOG_ERROR, "cannot read --tls-cert %s or --tls-key %s: %s",
+                   cfg->tls_cert, cfg->tls_key, strerror(errno));
+            free(srv->tls_cert);
+            free(srv->tls_key);
+            free(srv);
+            return EG_EBADREQUEST;
+        }
+    }
+
+    struct sockaddr_storage ss = {.ss_family = AF_INET};
+    bool loopback = true;
+    if (cfg->listen != NULL && parse_listen(cfg->listen, &ss, &loopback) != 0) {
+        eg_log(EG_LOG_ERROR, "--listen '%s' is not HOST:PORT", cfg->listen);
+        free(srv->tls_cert);
+        free(srv->tls_key);
+        free(srv);
+        return EG_EBADREQUEST;
+    }
+    if (!loopback && !tls)
         eg_log(EG_LOG_WARN,
                "listening on %s without TLS: Basic Auth passwords travel in "
                "clear (C2)",
@@ -995,15 +1087,19 @@ int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
 
     eg_svc_idem_init(&srv->svc, cfg->idempotency_ttl_s);
     rc = eg_writer_start(store, &srv->svc.writer);
-    if (rc != 0)
-        goto out_free;
+    if (rc != 0) {
+        free_server(srv);
+        return rc;
+    }
     rc = eg_auth_new(store, cfg->auth_cache_ttl_s, &srv->svc.auth);
     if (rc != 0) {
         eg_log(EG_LOG_ERROR, "cannot read the store's auth state");
-        goto out_writer;
+        free_server(srv);
+        return rc;
     }
     eg_auth_set_throttle(srv->svc.auth, cfg->auth_fail_limit,
                          cfg->auth_fail_window_s);
+    eg_auth_set_rate(srv->svc.auth, cfg->rate_limit_rps, cfg->rate_limit_burst);
     pthread_mutex_init(&srv->jlock, NULL);
     pthread_cond_init(&srv->jcond, NULL);
     for (size_t i = 0; i < AUTH_WORKERS; i++)
@@ -1014,29 +1110,118 @@ int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
     }
-    unsigned conn_limit = 4096;
+    unsigned conn_limit = cfg->max_connections ? cfg->max_connections : 4096;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < conn_limit + 64)
         conn_limit = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
+    if (cfg->listen == NULL)
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        log_mhd, srv, MHD_OPTION_END);
+    if (tls)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, srv},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, srv},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, srv},
+        {cfg->listen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, &ss},
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert},
+        {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key},
+        /* C2: TLS 1.2 and 1.3 only. */
+        {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* Compact the list: an option turned off above ends it early otherwise. */
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]) - 1; i++)
+        if (opts[i].option != MHD_OPTION_END)
+            opts[n++] = opts[i];
+    opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, srv,
+                                   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        eg_log(EG_LOG_ERROR, "cannot listen on %s: %s", cfg->listen,
-               strerror(errno));
-        rc = EG_EUNAVAILABLE;
-        goto out_workers;
+        eg_log(EG_LOG_ERROR, "cannot listen on %s: %s",
+               cfg->listen ? cfg->listen : "(no socket)", strerror(errno));
+        stop_workers(srv);
+        free_server(srv);
+        return EG_EUNAVAILABLE;
     }
-    eg_log(EG_LOG_INFO, "serving http://%s%s/ (%u threads)", cfg->listen,
-           srv->base, threads);
+    if (cfg->listen != NULL)
+        eg_log(EG_LOG_INFO, "serving %s://%s%s/ (%u threads)",
+               tls ? "https" : "http", cfg->listen, srv->base, threads);
+    *out = (struct eg_http *)srv;
+    return 0;
+}
 
+int eg_http_add_connection(struct eg_http *h, int fd)
+{
+    struct server *srv = (struct server *)h;
+    struct sockaddr_in peer = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&peer,
+                           sizeof(peer)) != MHD_YES)
+        return EG_EINTERNAL;
+    return 0;
+}
+
+void eg_http_stop(struct eg_http *h)
+{
+    struct server *srv = (struct server *)h;
+    /* Stop taking connections; let requests in flight (suspended for a hash
+     * or a commit, or still being answered) finish, then stop. */
+    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    for (int i = 0; i < 500 && (atomic_load(&srv->inflight) > 0 ||
+                                atomic_load(&srv->active) > 0);
+         i++)
+        usleep(10000);
+    MHD_stop_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    stop_workers(srv);
+    free_server(srv);
+}
+
+/* Give the store's files to user and become that user (after binding). */
+static int drop_privileges(struct eg_store *store, const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        eg_log(EG_LOG_ERROR, "--user %s: no such user", user);
+        return EG_EBADREQUEST;
+    }
+    if (eg_store_chown(store, pw->pw_uid, pw->pw_gid) != 0 ||
+        setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        eg_log(EG_LOG_ERROR, "--user %s: cannot become that user: %s", user,
+               strerror(errno));
+        return EG_EINTERNAL;
+    }
+    if (setuid(0) == 0) {
+        eg_log(EG_LOG_ERROR, "--user %s: root could be regained", user);
+        return EG_EINTERNAL;
+    }
+    eg_log(EG_LOG_INFO, "running as %s", user);
+    return 0;
+}
+
+int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
+{
+    struct eg_http *h;
+    int rc = eg_http_start(store, cfg, &h);
+    if (rc != 0)
+        return rc;
+    if (cfg->user != NULL) {
+        rc = drop_privileges(store, cfg->user);
+        if (rc != 0) {
+            eg_http_stop(h);
+            return rc;
+        }
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -1044,28 +1229,6 @@ int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg)
     int sig = 0;
     sigwait(&set, &sig);
     eg_log(EG_LOG_INFO, "stopping (signal %d)", sig);
-
-    /* Stop taking connections, let suspended requests finish, then stop. */
-    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
-    for (int i = 0; i < 1000 && atomic_load(&srv->inflight) > 0; i++)
-        usleep(10000);
-    MHD_stop_daemon(srv->daemon);
-    if (lsock != MHD_INVALID_SOCKET)
-        close(lsock);
-out_workers:
-    pthread_mutex_lock(&srv->jlock);
-    srv->jstop = true;
-    pthread_cond_broadcast(&srv->jcond);
-    pthread_mutex_unlock(&srv->jlock);
-    for (size_t i = 0; i < AUTH_WORKERS; i++)
-        pthread_join(srv->workers[i], NULL);
-    pthread_cond_destroy(&srv->jcond);
-    pthread_mutex_destroy(&srv->jlock);
-    eg_auth_free(srv->svc.auth);
-out_writer:
-    eg_writer_stop(srv->svc.writer);
-out_free:
-    eg_svc_idem_free(&srv->svc);
-    free(srv);
-    return rc;
+    eg_http_stop(h);
+    return 0;
 }

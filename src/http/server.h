@@ -21,11 +21,33 @@ struct eg_http_config {
     unsigned auth_fail_limit;   /* C9: failures per address or key ... */
     unsigned auth_fail_window_s; /* ... in this window; 0 limit = off */
     int access_log_fd; /* JSON-lines access log; -1 = none */
+    const char *tls_cert; /* PEM files: both set = HTTPS only (C2) */
+    const char *tls_key;
+    unsigned rate_limit_rps;   /* per-key requests/s (C9); 0 = off */
+    unsigned rate_limit_burst; /* bucket size; 0 = rate_limit_rps */
+    unsigned max_connections;  /* 0 = 4096 */
+    const char *user;          /* drop root to this user after binding */
 };
 
-/* Serve until SIGINT or SIGTERM, then stop gracefully: stop accepting, finish
- * what is in flight, commit. Blocks. Returns 0, or an EG_E* when the server
- * could not start (a message is logged). */
+struct eg_http;
+
+/* Start serving on cfg->listen (NULL: no listening socket; connections come
+ * only through eg_http_add_connection). Returns 0 with *out, or an EG_E*
+ * (a message is logged). Does not block. */
+int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
+                  struct eg_http **out);
+
+/* Serve the connected socket fd (ownership passes to the server), as if it
+ * had been accepted. Returns 0 or EG_EINTERNAL. */
+int eg_http_add_connection(struct eg_http *h, int fd);
+
+/* Stop gracefully: stop accepting, let requests in flight finish (at most a
+ * few seconds), commit, free h. */
+void eg_http_stop(struct eg_http *h);
+
+/* Start, drop privileges when cfg->user is set, serve until SIGINT or SIGTERM,
+ * then stop gracefully. Blocks. Returns 0, or an EG_E* when the server could
+ * not start. */
 int eg_http_serve(struct eg_store *store, const struct eg_http_config *cfg);
 
 #endif

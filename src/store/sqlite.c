@@ -1470,6 +1470,21 @@ static int sqlite_idem_get(struct eg_bconn *c, const char *tenant_id,
     return rc;
 }
 
+/* The database and its -wal and -shm files, where they exist. */
+static int sqlite_chown(struct eg_bstore *s, unsigned uid, unsigned gid)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char path[4096];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s%s", s->path, suffix[i]);
+        if (chown(path, (uid_t)uid, (gid_t)gid) != 0 && errno != ENOENT)
+            return -1;
+    }
+    /* The directory stays as it is: the server's own connections keep the
+     * -wal and -shm files open for its whole life. */
+    return 0;
+}
+
 /* The SQLite backend, for store URLs "sqlite:PATH" (see struct
  * eg_store_backend for each function's contract). Every call may block:
  * up to the busy timeout (5 s) on another process's write lock, then it
@@ -1494,4 +1509,5 @@ const struct eg_store_backend eg_store_sqlite = {
     .audit_scan = sqlite_audit_scan,
     .idem_get = sqlite_idem_get,
     .ping = sqlite_ping,
+    .chown = sqlite_chown,
 };

@@ -88,6 +88,11 @@ void eg_store_close(struct eg_store *s)
     free(s);
 }
 
+int eg_store_chown(struct eg_store *s, unsigned uid, unsigned gid)
+{
+    return s->be->chown != NULL ? s->be->chown(s->bs, uid, gid) : 0;
+}
+
 struct eg_store_conn *eg_store_conn(struct eg_store *s)
 {
     if (tl_conn != NULL && tl_serial == s->serial)

@@ -255,6 +255,9 @@ struct eg_store_backend {
                     const char *key, struct eg_idem *out);
     /* 0 when the store answers (readiness). */
     int (*ping)(struct eg_bconn *c);
+    /* Give the store's local files (if any) to uid:gid, for a server that
+     * drops root. May be NULL (nothing local). */
+    int (*chown)(struct eg_bstore *s, unsigned uid, unsigned gid);
 };
 
 /* Open the store named by url ("sqlite:PATH"). Returns 0 or an EG_E*, with a
@@ -265,6 +268,10 @@ int eg_store_open(const char *url, struct eg_store **out, char *err,
 /* Close the store and every thread connection opened on it. Call only when
  * no other thread uses it. */
 void eg_store_close(struct eg_store *s);
+
+/* Give the store's local files to uid:gid (see the backend's chown).
+ * Returns 0 or -1 with errno. */
+int eg_store_chown(struct eg_store *s, unsigned uid, unsigned gid);
 
 /* The calling thread's own connection to s, opened on first use and closed by
  * eg_store_close. NULL when it cannot be opened. */

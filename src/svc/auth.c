@@ -58,6 +58,13 @@ struct eg_auth {
         unsigned count;
     } * throttle;
     unsigned tlimit, twindow_s;
+    /* C9: per-key token buckets (guarded by tlock) */
+    struct bucket {
+        uint64_t tag;
+        double tokens;
+        int64_t last;
+    } * buckets;
+    unsigned rps, burst;
     uint8_t tkey[crypto_shorthash_KEYBYTES];
     pthread_mutex_t dummy_lock;
     char dummy[EG_PWHASH_MAX]; /* an Argon2id hash nobody knows the input of;
@@ -155,6 +162,9 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     crypto_shorthash_keygen(a->tkey);
     a->tlimit = 20;
     a->twindow_s = 60;
+    a->buckets = calloc(THROTTLE_SLOTS, sizeof(*a->buckets));
+    if (a->buckets == NULL)
+        abort();
     int64_t gen = 0;
     int rc = read_gen(s, &gen);
     if (rc != 0)
@@ -169,6 +179,7 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
 fail:
     pthread_mutex_destroy(&a->tlock);
     free(a->throttle);
+    free(a->buckets);
     pthread_mutex_destroy(&a->dummy_lock);
     pthread_cond_destroy(&a->stop_cond);
     pthread_mutex_destroy(&a->stop_lock);
@@ -189,6 +200,7 @@ void eg_auth_free(struct eg_auth *a)
     pthread_join(a->watcher, NULL);
     pthread_mutex_destroy(&a->tlock);
     free(a->throttle);
+    free(a->buckets);
     pthread_mutex_destroy(&a->dummy_lock);
     pthread_cond_destroy(&a->stop_cond);
     pthread_mutex_destroy(&a->stop_lock);
@@ -243,6 +255,40 @@ unsigned eg_auth_throttled(struct eg_auth *a, const char *client,
     unsigned by_key = key_hdr != NULL ? over(a, 'k', key_hdr, now) : 0;
     pthread_mutex_unlock(&a->tlock);
     return by_addr > by_key ? by_addr : by_key;
+}
+
+void eg_auth_set_rate(struct eg_auth *a, unsigned rps, unsigned burst)
+{
+    a->rps = rps;
+    a->burst = burst > 0 ? burst : rps;
+}
+
+unsigned eg_auth_rate_take(struct eg_auth *a, const char *key_id)
+{
+    if (a->rps == 0)
+        return 0;
+    int64_t now = eg_time_now();
+    uint64_t tag;
+    unsigned wait = 0;
+    pthread_mutex_lock(&a->tlock);
+    struct tslot *unused = tslot(a, 'r', key_id, &tag);
+    (void)unused;
+    struct bucket *b = &a->buckets[tag % THROTTLE_SLOTS];
+    if (b->tag != tag) {
+        b->tag = tag;
+        b->tokens = a->burst;
+        b->last = now;
+    }
+    b->tokens += (double)(now - b->last) * a->rps / 1000.0;
+    if (b->tokens > a->burst)
+        b->tokens = a->burst;
+    b->last = now;
+    if (b->tokens >= 1.0)
+        b->tokens -= 1.0;
+    else
+        wait = (unsigned)((1.0 - b->tokens) / a->rps) + 1;
+    pthread_mutex_unlock(&a->tlock);
+    return wait;
 }
 
 static void count_failure(struct eg_auth *a, char kind, const char *text,

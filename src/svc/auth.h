@@ -72,6 +72,14 @@ unsigned eg_auth_throttled(struct eg_auth *a, const char *client,
 /* Count a failed verification against client and key_hdr. */
 void eg_auth_failed(struct eg_auth *a, const char *client, const char *key_hdr);
 
+/* Per-key request rate limits (C9, off by default): a token bucket of `burst`
+ * requests refilled at `rps` a second for each key. rps 0 turns it off. */
+void eg_auth_set_rate(struct eg_auth *a, unsigned rps, unsigned burst);
+
+/* Take one request from key_id's bucket: 0 when allowed, else the seconds
+ * until one is (for Retry-After). Never blocks. */
+unsigned eg_auth_rate_take(struct eg_auth *a, const char *key_id);
+
 /* Fill err with the one message of every wrong-secret case (C6). */
 int eg_auth_denied(struct eg_error *err);
 

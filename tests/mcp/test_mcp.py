@@ -491,8 +491,12 @@ def test_list_devices(session, demo):
 
 def test_list_pages(session):
     u = uid()
-    ids = [session.ok("uploadCredential", {"userId": u, "accessProfile": "visitor"})
-           ["credentialId"] for _ in range(3)]
+    made = [session.ok("uploadCredential", {"userId": u, "accessProfile": "visitor"})
+            for _ in range(3)]
+    # C20: the list order is createdAt, then credentialId (two creates may
+    # share a millisecond)
+    ids = [c["credentialId"] for c in
+           sorted(made, key=lambda c: (c["createdAt"], c["credentialId"]))]
     first = session.ok("listCredentials", {"userId": u, "limit": 2})
     assert [c["credentialId"] for c in first["credentials"]] == ids[:2]
     rest = session.ok("listCredentials", {"userId": u, "limit": 2,
