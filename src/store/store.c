@@ -88,6 +88,11 @@ void eg_store_close(struct eg_store *s)
     free(s);
 }
 
+bool eg_store_remote(const struct eg_store *s)
+{
+    return s->be->remote;
+}
+
 int eg_store_chown(struct eg_store *s, unsigned uid, unsigned gid)
 {
     return s->be->chown != NULL ? s->be->chown(s->bs, uid, gid) : 0;

@@ -208,6 +208,10 @@ typedef int (*eg_audit_cb)(void *ctx, const struct eg_audit *a);
 
 struct eg_store_backend {
     const char *scheme; /* the URL scheme, "sqlite" */
+    /* Every call may wait on a network round trip: front ends must not make
+     * an event thread wait for one (the server runs such reads on worker
+     * threads). False for an embedded store. */
+    bool remote;
     /* Open (creating when absent) and migrate the store named by target (the
      * URL after "scheme:"). On failure, writes a message to err. */
     int (*open)(const char *target, struct eg_bstore **out, char *err,
@@ -307,6 +311,9 @@ int eg_store_audit_scan(struct eg_store_conn *c, const char *tenant_id,
 int eg_store_idem_get(struct eg_store_conn *c, const char *tenant_id,
                       const char *key, struct eg_idem *out);
 int eg_store_ping(struct eg_store_conn *c);
+
+/* True when calls on s may wait on the network (see the backend's remote). */
+bool eg_store_remote(const struct eg_store *s);
 
 /* The backends linked into this binary. */
 extern const struct eg_store_backend eg_store_sqlite;
