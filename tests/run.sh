@@ -90,6 +90,12 @@ if [ ! -x "$ENGAGE_BIN" ]; then
 else
     run_pytest "API tests (pytest)" \
         "$PY" -m pytest -q -p no:cacheprovider tests/api
+    # The path a remote store takes (store calls on I/O workers, streamed
+    # pages fetched while the connection is suspended), on SQLite.
+    run_pytest "API tests, store calls on I/O workers (pytest)" \
+        env ENGAGE_SERVE_ARGS="--io-threads 4" "$PY" -m pytest -q -p no:cacheprovider \
+        tests/api/test_credentials_read.py tests/api/test_credentials_create.py \
+        tests/api/test_extensions.py tests/api/test_integrator.py
     run_pytest "MCP tests (pytest)" \
         "$PY" -m pytest -q -p no:cacheprovider tests/mcp
     if [ -x node_modules/.bin/prism ]; then

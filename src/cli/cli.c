@@ -44,7 +44,7 @@ struct cmd_args {
     const char *credential, *since, *limit;
     const char *access_log, *log_level, *idem_ttl, *fail_limit, *fail_window;
     const char *count, *users, *batch, *profile, *prefix;
-    const char *tls_cert, *tls_key, *rate_limit, *max_conns, *user;
+    const char *tls_cert, *tls_key, *rate_limit, *max_conns, *user, *io_threads;
     bool password_stdin;
     bool help;
 };
@@ -558,6 +558,14 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
     cfg.tls_cert = env_or(a->tls_cert, "ENGAGE_TLS_CERT", NULL);
     cfg.tls_key = env_or(a->tls_key, "ENGAGE_TLS_KEY", NULL);
     cfg.user = env_or(a->user, "ENGAGE_USER", NULL);
+    cfg.io_threads = -1;
+    const char *io = env_or(a->io_threads, "ENGAGE_IO_THREADS", NULL);
+    unsigned io_n;
+    if (io != NULL) {
+        if (parse_uint("--io-threads", io, 1024, &io_n) != 0)
+            return EXIT_USAGE;
+        cfg.io_threads = (int)io_n;
+    }
     if (parse_uint("--max-connections",
                    env_or(a->max_conns, "ENGAGE_MAX_CONNECTIONS", "4096"),
                    1000000, &cfg.max_connections) != 0)
@@ -649,7 +657,7 @@ static const char *const serve_opts[] = {
     "--listen=",     "--base-path=", "--threads=", "--auth-cache-ttl=",
     "--access-log=", "--log-level=", "--idempotency-ttl=",
     "--auth-fail-limit=", "--auth-fail-window=", "--tls-cert=", "--tls-key=",
-    "--rate-limit=", "--max-connections=", "--user=", NULL};
+    "--rate-limit=", "--max-connections=", "--user=", "--io-threads=", NULL};
 
 static const struct cmd cmds[] = {
     {"serve", NULL, 0,
@@ -657,7 +665,8 @@ static const struct cmd cmds[] = {
      "[--auth-cache-ttl SECONDS] [--auth-fail-limit N] "
      "[--auth-fail-window SECONDS] [--idempotency-ttl SECONDS] "
      "[--access-log FILE|-] [--log-level LEVEL] [--tls-cert FILE --tls-key FILE] "
-     "[--rate-limit RPS[:BURST]] [--max-connections N] [--user NAME]",
+     "[--rate-limit RPS[:BURST]] [--max-connections N] [--io-threads N] "
+     "[--user NAME]",
      "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
      "\n"
      "  --listen HOST:PORT        address to listen on [ENGAGE_LISTEN]\n"
@@ -694,6 +703,11 @@ static const struct cmd cmds[] = {
      "                            [ENGAGE_RATE_LIMIT] (default: off)\n"
      "  --max-connections N       open connections at most\n"
      "                            [ENGAGE_MAX_CONNECTIONS] (default 4096)\n"
+     "  --io-threads N            run store calls on N worker threads, so no\n"
+     "                            HTTP thread waits on a round trip\n"
+     "                            [ENGAGE_IO_THREADS] (default: 16 for a\n"
+     "                            remote store, 0 = on the HTTP threads for\n"
+     "                            SQLite)\n"
      "  --user NAME               after binding, give the store's files to\n"
      "                            NAME and drop root to it [ENGAGE_USER]\n"
      "                            (default: stay as started)\n"
@@ -845,6 +859,7 @@ static const struct {
     F("--rate-limit", rate_limit),
     F("--max-connections", max_conns),
     F("--user", user),
+    F("--io-threads", io_threads),
 #undef F
 };
 

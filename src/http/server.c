@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/pool.h"
 #include "core/time.h"
 #include "core/util.h"
 #include "ops/ops.h"
@@ -47,6 +48,7 @@ extern const size_t eg_spec_len;
 
 #define JSON_TYPE "application/json; charset=utf-8"
 #define AUTH_WORKERS 2
+#define IO_WORKERS 16
 #define STREAM_BLOCK (32 * 1024)
 
 /* The statuses counted in /metrics, and latency buckets in seconds. */
@@ -58,11 +60,6 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
 #define NBUCKET (sizeof(buckets) / sizeof(buckets[0]))
 #define NOPS 8 /* >= eg_ops_count + 1 (the "other" row) */
 
-struct job {
-    struct req *r;
-    struct job *next;
-};
-
 struct server {
     struct eg_svc svc;
     struct MHD_Daemon *daemon;
@@ -71,12 +68,9 @@ struct server {
     atomic_int inflight; /* suspended connections */
     atomic_int active;   /* requests begun and not yet completed */
     char *tls_cert, *tls_key;
-    /* auth workers */
-    pthread_t workers[AUTH_WORKERS];
-    pthread_mutex_t jlock;
-    pthread_cond_t jcond;
-    struct job *jhead, *jtail;
-    bool jstop;
+    struct eg_pool *auth_pool; /* Argon2id verifications */
+    struct eg_pool *io_pool;   /* a remote store's round trips; NULL for an
+                                  embedded one, whose reads run inline */
     /* metrics */
     atomic_uint_fast64_t requests[NOPS][NSTATUS];
     atomic_uint_fast64_t latency[NOPS][NBUCKET + 1];
@@ -120,6 +114,8 @@ struct req {
     uint64_t start_us;
     struct eg_auth_pending pend;
     struct eg_call call;
+    json_t *json_body;     /* the parsed body, for the call's lifetime */
+    struct stream *stream; /* a list's first page, made on an I/O worker */
 };
 
 /* The state of a streamed list, owned by its response. */
@@ -129,6 +125,13 @@ struct stream {
     size_t off;
     bool started;
     bool finished;
+    int rc; /* of the last page rendered: < 0 = the store failed */
+    char request_id[EG_REQUEST_ID_MAX];
+    /* A remote store's pages are rendered on an I/O worker while the
+     * connection is suspended (`waiting`). */
+    struct server *srv;
+    struct MHD_Connection *conn;
+    bool waiting;
 };
 
 static const char *header(struct req *r, const char *name)
@@ -289,25 +292,53 @@ static enum MHD_Result answer_err(struct req *r, int err, const char *msg)
     return answer_error(r, &e, NULL);
 }
 
+/* Render the next page of st into its (drained) buffer. */
+static void stream_fill(struct stream *st)
+{
+    eg_buf_reset(&st->out);
+    st->off = 0;
+    st->rc = eg_op_list_render(&st->call, &st->out, &st->started);
+    if (st->rc == 0)
+        st->finished = true;
+}
+
+static void stream_fill_job(void *arg)
+{
+    struct stream *st = arg;
+    stream_fill(st);
+    MHD_resume_connection(st->conn);
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct stream *st = cls;
-    while (st->off >= st->out.len) {
+    if (st->waiting) {
+        /* Resumed by the I/O worker: the page is in. */
+        st->waiting = false;
+        atomic_fetch_sub(&st->srv->inflight, 1);
+    }
+    if (st->rc < 0) {
+        /* C20: cut the body off, so the client never takes a partial list
+         * for a whole one. */
+        eg_log(EG_LOG_ERROR, "request %s: list failed mid-stream (%d)",
+               st->request_id, st->rc);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (st->off >= st->out.len) {
         if (st->finished)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        eg_buf_reset(&st->out);
-        st->off = 0;
-        int rc = eg_op_list_render(&st->call, &st->out, &st->started);
-        if (rc < 0) {
-            /* C20: cut the body off, so the client never takes a partial
-             * list for a whole one. */
-            eg_log(EG_LOG_ERROR, "request %s: list failed mid-stream (%d)",
-                   st->call.request_id, rc);
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (st->srv->io_pool != NULL) {
+            /* No event thread waits on a remote store: park the connection
+             * until a worker has the page. */
+            st->waiting = true;
+            atomic_fetch_add(&st->srv->inflight, 1);
+            MHD_suspend_connection(st->conn);
+            eg_pool_submit(st->srv->io_pool, stream_fill_job, st);
+            return 0;
         }
-        if (rc == 0)
-            st->finished = true;
+        stream_fill(st);
+        return stream_read(cls, pos, buf, max);
     }
     size_t n = st->out.len - st->off;
     if (n > max)
@@ -343,6 +374,23 @@ static enum MHD_Result answer_idem(struct req *r)
     return queue(r, 201, resp);
 }
 
+/* A stream for the list result of r, its first page rendered already, so a
+ * failing store still gets a clean error answer rather than a cut-off body. */
+static struct stream *stream_new(struct req *r)
+{
+    struct stream *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        abort();
+    st->call = r->call;
+    st->call.request_id = NULL; /* points into r, which may go first */
+    eg_strlcpy(st->request_id, r->request_id, sizeof(st->request_id));
+    st->srv = r->srv;
+    st->conn = r->conn;
+    eg_buf_init(&st->out, SIZE_MAX);
+    stream_fill(st);
+    return st;
+}
+
 /* Answer a finished call: its error, or its result in the op's form. */
 static enum MHD_Result answer_call(struct req *r)
 {
@@ -363,20 +411,15 @@ static enum MHD_Result answer_call(struct req *r)
                            NULL);
     case EG_RES_CRED_LIST:
     case EG_RES_DEVICE_LIST: {
-        struct stream *st = calloc(1, sizeof(*st));
+        struct stream *st = r->stream;
+        r->stream = NULL;
         if (st == NULL)
-            abort();
-        st->call = *call;
-        st->call.request_id = NULL; /* points into r, which may go first */
-        eg_buf_init(&st->out, SIZE_MAX);
-        /* Render the first page now, so a failing store still gets a clean
-         * error answer rather than a cut-off body. */
-        int rc = eg_op_list_render(&st->call, &st->out, &st->started);
-        if (rc < 0) {
+            st = stream_new(r);
+        if (st->rc < 0) {
+            int rc = st->rc;
             stream_free(st);
             return answer_err(r, rc, NULL);
         }
-        st->finished = rc == 0;
         struct MHD_Response *resp = MHD_create_response_from_callback(
             MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st, stream_free);
         if (resp == NULL) {
@@ -419,49 +462,20 @@ static void call_done(struct eg_call *call)
 
 /* ---- auth workers ---- */
 
-static void *auth_worker(void *arg)
+static void verify_job(void *arg)
 {
-    struct server *srv = arg;
-    pthread_mutex_lock(&srv->jlock);
-    for (;;) {
-        while (srv->jhead == NULL && !srv->jstop)
-            pthread_cond_wait(&srv->jcond, &srv->jlock);
-        if (srv->jhead == NULL)
-            break;
-        struct job *j = srv->jhead;
-        srv->jhead = j->next;
-        if (srv->jhead == NULL)
-            srv->jtail = NULL;
-        pthread_mutex_unlock(&srv->jlock);
-        struct req *r = j->r;
-        free(j);
-        if (eg_auth_verify(srv->svc.auth, &r->pend) == EG_EUNAUTHORIZED)
-            eg_auth_failed(srv->svc.auth, r->client,
-                           header(r, "alle-subscription-key"));
-        unpark(r);
-        pthread_mutex_lock(&srv->jlock);
-    }
-    pthread_mutex_unlock(&srv->jlock);
-    return NULL;
+    struct req *r = arg;
+    struct server *srv = r->srv;
+    if (eg_auth_verify(srv->svc.auth, &r->pend) == EG_EUNAUTHORIZED)
+        eg_auth_failed(srv->svc.auth, r->client,
+                       header(r, "alle-subscription-key"));
+    unpark(r);
 }
 
 static void verify_async(struct req *r)
 {
-    struct server *srv = r->srv;
-    struct job *j = malloc(sizeof(*j));
-    if (j == NULL)
-        abort();
-    j->r = r;
-    j->next = NULL;
     park(r, ST_AUTH_WAIT);
-    pthread_mutex_lock(&srv->jlock);
-    if (srv->jtail != NULL)
-        srv->jtail->next = j;
-    else
-        srv->jhead = j;
-    srv->jtail = j;
-    pthread_cond_signal(&srv->jcond);
-    pthread_mutex_unlock(&srv->jlock);
+    eg_pool_submit(r->srv->auth_pool, verify_job, r);
 }
 
 /* ---- the checks ---- */
@@ -501,10 +515,22 @@ static bool header_body_checks(struct req *r, struct eg_error *e)
 }
 
 /* Run the operation now that auth and body are settled. */
+/* An I/O worker runs the call of a remote store (and a list's first page),
+ * then resumes the connection; a write resumes it from the writer instead. */
+static void run_job(void *arg)
+{
+    struct req *r = arg;
+    if (eg_op_run(&r->call) == EG_OP_ASYNC)
+        return;
+    if (r->call.err.err == 0 && (r->op->result == EG_RES_CRED_LIST ||
+                                 r->op->result == EG_RES_DEVICE_LIST))
+        r->stream = stream_new(r);
+    unpark(r);
+}
+
 static enum MHD_Result run_op(struct req *r)
 {
     struct eg_call *call = &r->call;
-    json_t *body = NULL;
     if (r->op->has_body) {
         struct eg_error e;
         if (r->too_large || header_body_checks(r, &e)) {
@@ -512,12 +538,13 @@ static enum MHD_Result run_op(struct req *r)
                 eg_error_set(&e, EG_ETOOLARGE, NULL);
             return answer_error(r, &e, NULL);
         }
-        if (eg_json_parse_body(r->body.data, r->body.len, &body, &e) != 0)
+        if (eg_json_parse_body(r->body.data, r->body.len, &r->json_body,
+                               &e) != 0)
             return answer_error(r, &e, NULL);
     }
     call->op = r->op;
     call->svc = &r->srv->svc;
-    call->body = body;
+    call->body = r->json_body;
     call->request_id = r->request_id;
     call->idem_key = header(r, "Idempotency-Key");
     call->raw_body = r->body.data ? r->body.data : "";
@@ -529,10 +556,13 @@ static enum MHD_Result run_op(struct req *r)
         if (r->op->params[i].in == EG_IN_QUERY)
             call->args[i] = MHD_lookup_connection_value(
                 r->conn, MHD_GET_ARGUMENT_KIND, r->op->params[i].name);
-    int rc = eg_op_run(call);
-    call->body = NULL;
-    json_decref(body);
-    if (rc == EG_OP_ASYNC)
+    if (r->srv->io_pool != NULL) {
+        call->suspend = NULL; /* parked here already */
+        park(r, ST_OP_WAIT);
+        eg_pool_submit(r->srv->io_pool, run_job, r);
+        return MHD_YES;
+    }
+    if (eg_op_run(call) == EG_OP_ASYNC)
         return MHD_YES;
     return answer_call(r);
 }
@@ -573,8 +603,7 @@ static enum MHD_Result operational(struct req *r, const char *url,
         return answer_buf(r, 200, &b, JSON_TYPE);
     }
     if (strcmp(url, "/readyz") == 0) {
-        struct eg_store_conn *c = eg_store_conn(srv->svc.store);
-        if (c == NULL || eg_store_ping(c) != 0)
+        if (!eg_auth_store_ok(srv->svc.auth))
             return answer_err(r, EG_EUNAVAILABLE, NULL);
         eg_buf_addstr(&b, "{\"status\":\"ready\"}");
         return answer_buf(r, 200, &b, JSON_TYPE);
@@ -894,6 +923,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     atomic_fetch_sub(&r->srv->active, 1);
     eg_call_cleanup(&r->call);
+    json_decref(r->json_body);
+    if (r->stream != NULL)
+        stream_free(r->stream);
     eg_buf_free(&r->body);
     memset(&r->pend, 0, sizeof(r->pend));
     free(r);
@@ -999,14 +1031,9 @@ static char *read_file(const char *path)
 
 static void stop_workers(struct server *srv)
 {
-    pthread_mutex_lock(&srv->jlock);
-    srv->jstop = true;
-    pthread_cond_broadcast(&srv->jcond);
-    pthread_mutex_unlock(&srv->jlock);
-    for (size_t i = 0; i < AUTH_WORKERS; i++)
-        pthread_join(srv->workers[i], NULL);
-    pthread_cond_destroy(&srv->jcond);
-    pthread_mutex_destroy(&srv->jlock);
+    eg_pool_stop(srv->auth_pool);
+    eg_pool_stop(srv->io_pool);
+    srv->auth_pool = srv->io_pool = NULL;
 }
 
 static void free_server(struct server *srv)
@@ -1100,10 +1127,11 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
     eg_auth_set_throttle(srv->svc.auth, cfg->auth_fail_limit,
                          cfg->auth_fail_window_s);
     eg_auth_set_rate(srv->svc.auth, cfg->rate_limit_rps, cfg->rate_limit_burst);
-    pthread_mutex_init(&srv->jlock, NULL);
-    pthread_cond_init(&srv->jcond, NULL);
-    for (size_t i = 0; i < AUTH_WORKERS; i++)
-        pthread_create(&srv->workers[i], NULL, auth_worker, srv);
+    srv->auth_pool = eg_pool_start(AUTH_WORKERS);
+    int io = cfg->io_threads >= 0 ? cfg->io_threads
+                                  : (eg_store_remote(store) ? IO_WORKERS : 0);
+    if (io > 0)
+        srv->io_pool = eg_pool_start((size_t)io);
 
     unsigned threads = cfg->threads;
     if (threads == 0) {

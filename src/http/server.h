@@ -27,6 +27,8 @@ struct eg_http_config {
     unsigned rate_limit_burst; /* bucket size; 0 = rate_limit_rps */
     unsigned max_connections;  /* 0 = 4096 */
     const char *user;          /* drop root to this user after binding */
+    int io_threads; /* store reads on this many workers; -1 = auto (16 for a
+                       remote store, 0 = on the event threads otherwise) */
 };
 
 struct eg_http;

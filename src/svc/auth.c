@@ -45,6 +45,7 @@ struct eg_auth {
     pthread_mutex_t lock; /* guards cache */
     struct entry *cache;
     _Atomic int64_t gen; /* the newest generation the watcher read */
+    _Atomic int64_t gen_read_at; /* when the watcher last read it (ms) */
     atomic_uint_fast64_t hits, misses, verifications, failures;
     pthread_t watcher;
     pthread_mutex_t stop_lock;
@@ -123,8 +124,10 @@ static void *watch_main(void *arg)
     while (!a->stopping) {
         pthread_mutex_unlock(&a->stop_lock);
         int64_t gen;
-        if (read_gen(a->store, &gen) == 0)
+        if (read_gen(a->store, &gen) == 0) {
             atomic_store(&a->gen, gen);
+            atomic_store(&a->gen_read_at, eg_time_now());
+        }
         pthread_mutex_lock(&a->stop_lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -170,6 +173,7 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     if (rc != 0)
         goto fail;
     atomic_store(&a->gen, gen);
+    atomic_store(&a->gen_read_at, eg_time_now());
     if (pthread_create(&a->watcher, NULL, watch_main, a) != 0) {
         rc = EG_EINTERNAL;
         goto fail;
@@ -495,6 +499,11 @@ out:
     sodium_memzero(pend->key, sizeof(pend->key));
     sodium_memzero(pend->password, sizeof(pend->password));
     return pend->result;
+}
+
+bool eg_auth_store_ok(struct eg_auth *a)
+{
+    return eg_time_now() - atomic_load(&a->gen_read_at) < 2000;
 }
 
 void eg_auth_get_stats(struct eg_auth *a, struct eg_auth_stats *st)

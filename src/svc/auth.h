@@ -16,6 +16,7 @@
 #ifndef EG_SVC_AUTH_H
 #define EG_SVC_AUTH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -84,6 +85,10 @@ unsigned eg_auth_rate_take(struct eg_auth *a, const char *key_id);
 int eg_auth_denied(struct eg_error *err);
 
 void eg_auth_get_stats(struct eg_auth *a, struct eg_auth_stats *st);
+
+/* True when the store answered the watcher's last read, less than 2 s ago
+ * (readiness, without a round trip on the caller's thread). */
+bool eg_auth_store_ok(struct eg_auth *a);
 
 /* BLAKE2b-256 of a subscription key, as the store keeps it (C7). */
 void eg_auth_key_hash(const char *key, size_t len, uint8_t out[32]);
