@@ -234,19 +234,23 @@ static enum MHD_Result answer_buf(struct req *r, int status, struct eg_buf *b,
     return queue(r, status, resp);
 }
 
-static enum MHD_Result answer_json(struct req *r, int status, json_t *v,
-                                   const char *extra_name,
-                                   const char *extra_value)
+/* Answer JSON text held in b (taken over: freed here), with the headers of
+ * C4 and C18. */
+static enum MHD_Result answer_bytes(struct req *r, int status,
+                                    struct eg_buf *b, const char *extra_name,
+                                    const char *extra_value)
 {
-    struct eg_buf b;
-    eg_buf_init(&b, SIZE_MAX);
-    eg_json_append(&b, v);
-    json_decref(v);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        b.len, b.data, MHD_RESPMEM_MUST_COPY);
-    eg_buf_free(&b);
-    if (resp == NULL)
+    struct MHD_Response *resp;
+    if (b->data == NULL)
+        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    else
+        resp = MHD_create_response_from_buffer(b->len, b->data,
+                                               MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        eg_buf_free(b);
         return MHD_NO;
+    }
+    eg_buf_init(b, b->cap); /* the response owns the bytes now */
     MHD_add_response_header(resp, "Content-Type", JSON_TYPE);
     if (extra_name != NULL)
         MHD_add_response_header(resp, extra_name, extra_value);
@@ -259,6 +263,17 @@ static enum MHD_Result answer_json(struct req *r, int status, json_t *v,
         MHD_add_response_header(resp, "Location", loc);
     }
     return queue(r, status, resp);
+}
+
+static enum MHD_Result answer_json(struct req *r, int status, json_t *v,
+                                   const char *extra_name,
+                                   const char *extra_value)
+{
+    struct eg_buf b;
+    eg_buf_init(&b, SIZE_MAX);
+    eg_json_append(&b, v);
+    json_decref(v);
+    return answer_bytes(r, status, &b, extra_name, extra_value);
 }
 
 static enum MHD_Result answer_error(struct req *r, const struct eg_error *e,
@@ -406,9 +421,12 @@ static enum MHD_Result answer_call(struct req *r)
     case EG_RES_CREDENTIAL:
         if (call->idem != NULL)
             return answer_idem(r);
-        return answer_json(r, r->op->success_status,
-                           eg_json_credential(&call->cred, call->now), NULL,
-                           NULL);
+    {
+        struct eg_buf b;
+        eg_buf_init(&b, SIZE_MAX);
+        eg_json_credential_append(&b, &call->cred, call->now);
+        return answer_bytes(r, r->op->success_status, &b, NULL, NULL);
+    }
     case EG_RES_CRED_LIST:
     case EG_RES_DEVICE_LIST: {
         struct stream *st = r->stream;

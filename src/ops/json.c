@@ -99,47 +99,136 @@ int eg_json_cred_input(json_t *body, struct eg_cred_input *in,
     return 0;
 }
 
-static void set_time(json_t *o, const char *key, int64_t t)
+/* ---- the credential and device forms, written as bytes ----
+ *
+ * These writers are the one JSON form of a credential and of a device: lists
+ * stream their bytes as they are, and eg_json_credential/eg_json_device give
+ * the same text as a jansson value for the surfaces that want one. */
+
+static int put(struct eg_buf *b, const char *s, size_t n)
+{
+    return eg_buf_add(b, s, n);
+}
+
+#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string: quotes, and the escapes RFC 8259 requires. The text is
+ * valid UTF-8 (checked on the way in), so bytes >= 0x80 pass as they are. */
+static int put_str(struct eg_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (PUT_LIT(b, "\"") != 0)
+        return -1;
+    const char *run = s;
+    for (const char *p = s;; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch != '\0' && ch != '"' && ch != '\\' && ch >= 0x20)
+            continue;
+        if (put(b, run, (size_t)(p - run)) != 0)
+            return -1;
+        if (ch == '\0')
+            break;
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t n = 2;
+        if (ch < 0x20) {
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            n = 6;
+        }
+        if (put(b, esc, n) != 0)
+            return -1;
+        run = p + 1;
+    }
+    return PUT_LIT(b, "\"");
+}
+
+static int put_time(struct eg_buf *b, int64_t t)
 {
     char buf[EG_TIME_TEXT_MAX];
-    json_object_set_new(o, key, json_string(eg_time_format(t, buf)));
+    eg_time_format(t, buf);
+    if (PUT_LIT(b, "\"") != 0 || put(b, buf, strlen(buf)) != 0)
+        return -1;
+    return PUT_LIT(b, "\"");
+}
+
+/* ,"key": */
+static int put_key(struct eg_buf *b, const char *key, bool first)
+{
+    if (!first && PUT_LIT(b, ",") != 0)
+        return -1;
+    if (put_str(b, key) != 0)
+        return -1;
+    return PUT_LIT(b, ":");
+}
+
+int eg_json_credential_append(struct eg_buf *b, const struct eg_credential *c,
+                              int64_t now)
+{
+    int rc = PUT_LIT(b, "{");
+    rc |= put_key(b, "credentialId", true) | put_str(b, c->credential_id);
+    rc |= put_key(b, "userId", false) | put_str(b, c->user_id);
+    if (c->has_user_email)
+        rc |= put_key(b, "userEmail", false) | put_str(b, c->user_email);
+    if (c->has_user_name)
+        rc |= put_key(b, "userName", false) | put_str(b, c->user_name);
+    rc |= put_key(b, "status", false) |
+          put_str(b, eg_cred_status_name(eg_cred_status(c, now)));
+    rc |= put_key(b, "accessProfile", false) | put_str(b, c->access_profile);
+    rc |= put_key(b, "validFrom", false) | put_time(b, c->valid_from);
+    if (c->valid_to != EG_TIME_NONE)
+        rc |= put_key(b, "validTo", false) | put_time(b, c->valid_to);
+    rc |= put_key(b, "createdAt", false) | put_time(b, c->created_at);
+    rc |= put_key(b, "revokedAt", false);
+    if (c->revoked_at != EG_TIME_NONE)
+        rc |= put_time(b, c->revoked_at);
+    else
+        rc |= PUT_LIT(b, "null");
+    rc |= PUT_LIT(b, "}");
+    return rc != 0 ? -1 : 0;
+}
+
+int eg_json_device_append(struct eg_buf *b, const struct eg_device *d)
+{
+    int rc = PUT_LIT(b, "{");
+    rc |= put_key(b, "deviceId", true) | put_str(b, d->device_id);
+    rc |= put_key(b, "name", false) | put_str(b, d->name);
+    rc |= put_key(b, "model", false) | put_str(b, d->model);
+    if (d->firmware_version[0] != '\0')
+        rc |= put_key(b, "firmwareVersion", false) |
+              put_str(b, d->firmware_version);
+    if (d->site_id[0] != '\0')
+        rc |= put_key(b, "siteId", false) | put_str(b, d->site_id);
+    rc |= PUT_LIT(b, "}");
+    return rc != 0 ? -1 : 0;
+}
+
+/* The jansson value of bytes a writer above produced. */
+static json_t *as_value(struct eg_buf *b, int rc)
+{
+    json_t *v = NULL;
+    if (rc == 0)
+        v = json_loadb(b->data, b->len, JSON_ALLOW_NUL, NULL);
+    eg_buf_free(b);
+    if (v == NULL)
+        abort(); /* our own output always parses */
+    return v;
 }
 
 json_t *eg_json_credential(const struct eg_credential *c, int64_t now)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "credentialId", json_string(c->credential_id));
-    json_object_set_new(o, "userId", json_string(c->user_id));
-    if (c->has_user_email)
-        json_object_set_new(o, "userEmail", json_string(c->user_email));
-    if (c->has_user_name)
-        json_object_set_new(o, "userName", json_string(c->user_name));
-    json_object_set_new(o, "status",
-                        json_string(eg_cred_status_name(eg_cred_status(c, now))));
-    json_object_set_new(o, "accessProfile", json_string(c->access_profile));
-    set_time(o, "validFrom", c->valid_from);
-    if (c->valid_to != EG_TIME_NONE)
-        set_time(o, "validTo", c->valid_to);
-    set_time(o, "createdAt", c->created_at);
-    if (c->revoked_at != EG_TIME_NONE)
-        set_time(o, "revokedAt", c->revoked_at);
-    else
-        json_object_set_new(o, "revokedAt", json_null());
-    return o;
+    struct eg_buf b;
+    eg_buf_init(&b, SIZE_MAX);
+    return as_value(&b, eg_json_credential_append(&b, c, now));
 }
 
 json_t *eg_json_device(const struct eg_device *d)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "deviceId", json_string(d->device_id));
-    json_object_set_new(o, "name", json_string(d->name));
-    json_object_set_new(o, "model", json_string(d->model));
-    if (d->firmware_version[0] != '\0')
-        json_object_set_new(o, "firmwareVersion",
-                            json_string(d->firmware_version));
-    if (d->site_id[0] != '\0')
-        json_object_set_new(o, "siteId", json_string(d->site_id));
-    return o;
+    struct eg_buf b;
+    eg_buf_init(&b, SIZE_MAX);
+    return as_value(&b, eg_json_device_append(&b, d));
 }
 
 json_t *eg_json_error(const struct eg_error *e)
@@ -172,26 +261,20 @@ struct render {
 static int render_cred(void *ctx, const struct eg_credential *c)
 {
     struct render *r = ctx;
-    json_t *o = eg_json_credential(c, r->call->now);
-    if (!r->first)
-        eg_buf_add(r->b, ",", 1);
-    r->first = false;
-    if (eg_json_append(r->b, o) != 0)
+    if ((!r->first && eg_buf_add(r->b, ",", 1) != 0) ||
+        eg_json_credential_append(r->b, c, r->call->now) != 0)
         r->rc = EG_EINTERNAL;
-    json_decref(o);
+    r->first = false;
     return 0;
 }
 
 static int render_dev(void *ctx, const struct eg_device *d)
 {
     struct render *r = ctx;
-    json_t *o = eg_json_device(d);
-    if (!r->first)
-        eg_buf_add(r->b, ",", 1);
-    r->first = false;
-    if (eg_json_append(r->b, o) != 0)
+    if ((!r->first && eg_buf_add(r->b, ",", 1) != 0) ||
+        eg_json_device_append(r->b, d) != 0)
         r->rc = EG_EINTERNAL;
-    json_decref(o);
+    r->first = false;
     return 0;
 }
 

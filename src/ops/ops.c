@@ -77,9 +77,7 @@ static int render_first_answer(struct eg_call *call)
     const struct eg_credential *c = &call->write.u.cred;
     struct eg_buf b;
     eg_buf_init(&b, sizeof(rec->response));
-    json_t *v = eg_json_credential(c, c->created_at);
-    int rc = eg_json_append(&b, v);
-    json_decref(v);
+    int rc = eg_json_credential_append(&b, c, c->created_at);
     if (rc == 0) {
         memcpy(rec->response, b.data, b.len);
         rec->response_len = b.len;

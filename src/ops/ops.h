@@ -130,6 +130,14 @@ int eg_json_parse_body(const char *buf, size_t len, json_t **out,
 int eg_json_cred_input(json_t *body, struct eg_cred_input *in,
                        struct eg_error *err);
 
+/* Append the MobileCredential form of c at instant now (C15-C17) to b, as
+ * compact JSON text. Returns 0 or -1 when b is full. */
+int eg_json_credential_append(struct eg_buf *b, const struct eg_credential *c,
+                              int64_t now);
+/* Append the EngageDevice form of d (C16, C23). Returns 0 or -1. */
+int eg_json_device_append(struct eg_buf *b, const struct eg_device *d);
+
+/* The same forms as jansson values. New reference. */
 /* The MobileCredential form of c at instant now (C15-C17). New reference. */
 json_t *eg_json_credential(const struct eg_credential *c, int64_t now);
 /* The EngageDevice form of d (C16, C23). New reference. */
