@@ -159,7 +159,7 @@ static const struct stmt stmts[ST_COUNT] = {
                        "t"},
     [ST_TENANT_SCAN] = {"SELECT tenant_id, name, created_at FROM tenants "
                         "ORDER BY tenant_id LIMIT $1",
-                        "it"},
+                        "i"},
     [ST_TENANT_SCAN_AFTER] = {"SELECT tenant_id, name, created_at FROM "
                               "tenants WHERE tenant_id > $2 "
                               "ORDER BY tenant_id LIMIT $1",
@@ -177,7 +177,7 @@ static const struct stmt stmts[ST_COUNT] = {
                         "b"},
     [ST_KEY_SCAN] = {"SELECT " KEY_COLS " FROM api_keys WHERE tenant_id = $1 "
                      "ORDER BY created_at, key_id LIMIT $2",
-                     "tiit"},
+                     "ti"},
     [ST_KEY_SCAN_AFTER] = {"SELECT " KEY_COLS
                            " FROM api_keys WHERE tenant_id = $1 "
                            "AND created_at >= $3 "
@@ -327,6 +327,19 @@ static void drop(struct eg_bconn *c)
     memset(c->prepared, 0, sizeof(c->prepared));
 }
 
+/* Passes PostgreSQL's warnings on to the log; drops its notices (such as
+ * "relation already exists, skipping"). */
+static void notice_rx(void *arg, const PGresult *r)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev == NULL || strcmp(sev, "WARNING") != 0)
+        return;
+    char line[512];
+    fprintf(stderr, "engage: store: PostgreSQL: %s\n",
+            one_line(PQresultErrorMessage(r), line, sizeof(line)));
+}
+
 /* Opens a connection to conninfo: the URI's own settings override the
  * defaults (connect_timeout, keepalives) but not the client encoding.
  * *pg is set even on failure (for its message); the caller PQfinishes it. */
@@ -342,6 +355,7 @@ static bool connect_db(const char *conninfo, PGconn **pg)
     *pg = PQconnectdbParams(keys, vals, 1);
     if (*pg == NULL)
         abort(); /* out of memory */
+    PQsetNoticeReceiver(*pg, notice_rx, NULL);
     return PQstatus(*pg) == CONNECTION_OK;
 }
 
@@ -400,6 +414,13 @@ static int conn_ready(struct eg_bconn *c, bool now)
  * (NULL when there was none). Returns 0, or EG_EUNAVAILABLE when the store
  * did not answer in time or the connection failed; the connection is then
  * dropped. */
+static bool failed(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
+           st == PGRES_NONFATAL_ERROR;
+}
+
 static int await(struct eg_bconn *c, PGresult **out)
 {
     PGresult *keep = NULL;
@@ -427,18 +448,12 @@ static int await(struct eg_bconn *c, PGresult **out)
         PGresult *r = PQgetResult(c->pg);
         if (r == NULL)
             break;
-        ExecStatusType st = PQresultStatus(r);
-        bool failed = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
-                      st == PGRES_NONFATAL_ERROR;
-        if (keep != NULL && (!failed || PQresultStatus(keep) ==
-                                            PGRES_FATAL_ERROR)) {
+        if (keep == NULL || !failed(keep)) {
+            PQclear(keep);
+            keep = r;
+        } else {
             PQclear(r);
-            if (PQstatus(c->pg) == CONNECTION_BAD)
-                break;
-            continue;
         }
-        PQclear(keep);
-        keep = r;
         if (PQstatus(c->pg) == CONNECTION_BAD)
             break;
     }
@@ -1288,8 +1303,6 @@ static int pg_tenant_scan(struct eg_bconn *c, eg_tenant_cb cb, void *ctx)
         p_limit(&p, PAGE_MAX);
         if (from)
             P_FIELD(&p, last.tenant_id);
-        else
-            p_null(&p);
         PGresult *r = NULL;
         int rc = exec_st(c, from ? ST_TENANT_SCAN_AFTER : ST_TENANT_SCAN,
                          NULL, &p, &r);
@@ -1697,31 +1710,42 @@ static bool take_param(char *uri, const char *name)
     return yes;
 }
 
-/* The URI with the password of its user part (if any) replaced by "***". */
+/* The URI with its password (in the user part, or a password= parameter)
+ * replaced by "***", for messages. */
 static char *redact(const char *uri)
 {
     size_t n = strlen(uri);
-    char *out = malloc(n + 4);
+    char *out = malloc(n + 8);
     if (out == NULL)
         abort();
+    size_t o = 0;
+    const char *p = uri;
     const char *auth = strstr(uri, "//");
-    const char *at = NULL;
-    const char *colon = NULL;
     if (auth != NULL) {
         auth += 2;
         size_t span = strcspn(auth, "/?");
-        at = memchr(auth, '@', span);
-        if (at != NULL)
-            colon = memchr(auth, ':', (size_t)(at - auth));
+        const char *at = memchr(auth, '@', span);
+        const char *colon =
+            at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon != NULL) {
+            o = (size_t)(colon - uri) + 1;
+            memcpy(out, uri, o);
+            memcpy(out + o, "***", 3);
+            o += 3;
+            p = at;
+        }
     }
-    if (colon == NULL) {
-        memcpy(out, uri, n + 1);
-        return out;
+    const char *pw = strstr(p, "password=");
+    if (pw != NULL && pw > uri && (pw[-1] == '?' || pw[-1] == '&')) {
+        size_t head = (size_t)(pw - p) + strlen("password=");
+        memcpy(out + o, p, head);
+        o += head;
+        memcpy(out + o, "***", 3);
+        o += 3;
+        p = pw + strlen("password=");
+        p += strcspn(p, "&");
     }
-    size_t head = (size_t)(colon - uri) + 1;
-    memcpy(out, uri, head);
-    memcpy(out + head, "***", 3);
-    memcpy(out + head + 3, at, strlen(at) + 1);
+    memcpy(out + o, p, strlen(p) + 1);
     return out;
 }
 

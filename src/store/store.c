@@ -28,7 +28,12 @@ struct eg_store {
     unsigned long serial; /* tells a thread's slot from an older store's */
 };
 
-static const struct eg_store_backend *const backends[] = {&eg_store_sqlite};
+/* pgsql.c: "postgres://..." and "postgresql://..." */
+extern const struct eg_store_backend eg_store_pgsql;
+extern const struct eg_store_backend eg_store_postgresql;
+
+static const struct eg_store_backend *const backends[] = {
+    &eg_store_sqlite, &eg_store_pgsql, &eg_store_postgresql};
 
 static _Thread_local struct eg_store_conn *tl_conn;
 static _Thread_local unsigned long tl_serial;
@@ -41,7 +46,9 @@ int eg_store_open(const char *url, struct eg_store **out, char *err,
     const char *colon = strchr(url, ':');
     if (colon == NULL) {
         snprintf(err, errlen,
-                 "store URL '%s' has no scheme (expected sqlite:PATH)", url);
+                 "store URL '%s' has no scheme (expected sqlite:PATH or "
+                 "postgres://USER@HOST:PORT/DB)",
+                 url);
         return EG_EBADREQUEST;
     }
     size_t n = (size_t)(colon - url);
@@ -65,7 +72,9 @@ int eg_store_open(const char *url, struct eg_store **out, char *err,
         *out = s;
         return 0;
     }
-    snprintf(err, errlen, "store URL scheme '%.*s' is not supported (use sqlite:PATH)",
+    snprintf(err, errlen,
+             "store URL scheme '%.*s' is not supported (use sqlite:PATH or "
+             "postgres://USER@HOST:PORT/DB)",
              (int)n, url);
     return EG_EBADREQUEST;
 }

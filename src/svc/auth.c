@@ -328,6 +328,24 @@ static size_t slot_of(const uint8_t tag[32])
     return v % CACHE_SLOTS;
 }
 
+/* The principal of a cached, still valid pair with this tag. */
+static bool cached(struct eg_auth *a, const uint8_t tag[32],
+                   struct eg_principal *p)
+{
+    int64_t gen = atomic_load(&a->gen);
+    int64_t now = eg_time_now();
+    bool hit = false;
+    struct entry *e = &a->cache[slot_of(tag)];
+    pthread_mutex_lock(&a->lock);
+    if (e->used && sodium_memcmp(e->tag, tag, 32) == 0 && e->gen >= gen &&
+        now < e->expires) {
+        *p = e->principal;
+        hit = true;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return hit;
+}
+
 static int unauthorized(struct eg_error *err, const char *msg)
 {
     return eg_error_set(err, EG_EUNAUTHORIZED, "%s", msg);
@@ -399,18 +417,7 @@ int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
     uint8_t tag[32];
     crypto_generichash_final(&st, tag, sizeof(tag));
 
-    int64_t gen = atomic_load(&a->gen);
-    int64_t now = eg_time_now();
-    bool hit = false;
-    struct entry *e = &a->cache[slot_of(tag)];
-    pthread_mutex_lock(&a->lock);
-    if (e->used && sodium_memcmp(e->tag, tag, sizeof(tag)) == 0 &&
-        e->gen >= gen && now < e->expires) {
-        *p = e->principal;
-        hit = true;
-    }
-    pthread_mutex_unlock(&a->lock);
-    if (hit) {
+    if (cached(a, tag, p)) {
         atomic_fetch_add(&a->hits, 1);
         return 0;
     }
@@ -440,6 +447,13 @@ int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
     int rc;
 
     pend->result = EG_EUNAUTHORIZED;
+    /* Many requests with one new pair (a client opening its connections)
+     * queue up behind the first verification: whichever finished first
+     * has cached the pair, and the rest need no hash of their own. */
+    if (cached(a, pend->tag, &pend->principal)) {
+        pend->result = 0;
+        goto out;
+    }
     struct eg_store_conn *c = eg_store_conn(a->store);
     if (c == NULL) {
         pend->result = EG_EUNAVAILABLE;
