@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test
 #   make test SANITIZE=1   the same, built with ASan and UBSan
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libsodium
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq
 CSTD     := -std=c17 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
             -Wvla -Wno-missing-field-initializers
@@ -27,8 +27,10 @@ LIBOBJS  := $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 UNITSRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNITBINS := $(UNITSRCS:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
+MIGRATIONS_PG := $(sort $(wildcard src/store/migrations_pg/*.sql))
 # Generated sources: the migrations and the OpenAPI document, compiled in.
-GENOBJS  := $(BUILD)/obj/store/migrations.o $(BUILD)/obj/http/spec.o
+GENOBJS  := $(BUILD)/obj/store/migrations.o $(BUILD)/obj/store/migrations_pg.o \
+            $(BUILD)/obj/http/spec.o
 OBJS     += $(GENOBJS)
 LIBOBJS  += $(GENOBJS)
 
@@ -50,6 +52,12 @@ $(BUILD)/obj/store/migrations.o: $(BUILD)/gen/migrations.c
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-migrations.sh $(MIGRATIONS) > $@
+$(BUILD)/obj/store/migrations_pg.o: $(BUILD)/gen/migrations_pg.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/gen/migrations_pg.c: $(MIGRATIONS_PG) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-migrations.sh --name eg_pg_migrations $(MIGRATIONS_PG) > $@
 # The OpenAPI document served at {base}/openapi.yaml (C1).
 $(BUILD)/obj/http/spec.o: $(BUILD)/gen/spec.c
 	@mkdir -p $(dir $@)
