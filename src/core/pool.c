@@ -90,3 +90,28 @@ void eg_pool_stop(struct eg_pool *p)
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
+
+void eg_waiter_init(struct eg_waiter *w)
+{
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->done = false;
+}
+
+void eg_waiter_wake(struct eg_waiter *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void eg_waiter_wait(struct eg_waiter *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+}

@@ -5,43 +5,26 @@
  * with (eg_json_credential, eg_op_list_render), so both surfaces give the same
  * JSON; only the waiting and the buffering differ.
  */
-#include <pthread.h>
 #include <stdbool.h>
 
+#include "core/pool.h"
 #include "ops/ops.h"
-
-struct waiter {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-};
 
 static void wake(struct eg_call *call)
 {
-    struct waiter *wt = call->ctx;
-    pthread_mutex_lock(&wt->lock);
-    wt->done = true;
-    pthread_cond_signal(&wt->cond);
-    pthread_mutex_unlock(&wt->lock);
+    eg_waiter_wake(call->ctx);
 }
 
 int eg_op_run_sync(struct eg_call *call)
 {
-    struct waiter wt = {.done = false};
-    pthread_mutex_init(&wt.lock, NULL);
-    pthread_cond_init(&wt.cond, NULL);
+    struct eg_waiter wt;
+    eg_waiter_init(&wt);
     call->suspend = NULL;
     call->done = wake;
     call->ctx = &wt;
-    int rc = eg_op_run(call);
-    if (rc == EG_OP_ASYNC) {
-        pthread_mutex_lock(&wt.lock);
-        while (!wt.done)
-            pthread_cond_wait(&wt.cond, &wt.lock);
-        pthread_mutex_unlock(&wt.lock);
-    }
-    pthread_cond_destroy(&wt.cond);
-    pthread_mutex_destroy(&wt.lock);
+    if (eg_op_run(call) != EG_OP_ASYNC)
+        eg_waiter_wake(&wt);
+    eg_waiter_wait(&wt);
     call->done = NULL;
     call->ctx = NULL;
     return 0;

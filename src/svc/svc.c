@@ -4,8 +4,7 @@
  */
 #include "svc/svc.h"
 
-#include <pthread.h>
-#include <stdbool.h>
+#include "core/pool.h"
 
 void eg_svc_submit(struct eg_svc *svc, struct eg_write *w)
 {
@@ -20,34 +19,18 @@ void eg_svc_submit(struct eg_svc *svc, struct eg_write *w)
     w->done(w);
 }
 
-struct waiter {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-};
-
 static void wake(struct eg_write *w)
 {
-    struct waiter *wt = w->ctx;
-    pthread_mutex_lock(&wt->lock);
-    wt->done = true;
-    pthread_cond_signal(&wt->cond);
-    pthread_mutex_unlock(&wt->lock);
+    eg_waiter_wake(w->ctx);
 }
 
 int eg_svc_write_sync(struct eg_svc *svc, struct eg_write *w)
 {
-    struct waiter wt = {.done = false};
-    pthread_mutex_init(&wt.lock, NULL);
-    pthread_cond_init(&wt.cond, NULL);
+    struct eg_waiter wt;
+    eg_waiter_init(&wt);
     w->done = wake;
     w->ctx = &wt;
     eg_svc_submit(svc, w);
-    pthread_mutex_lock(&wt.lock);
-    while (!wt.done)
-        pthread_cond_wait(&wt.cond, &wt.lock);
-    pthread_mutex_unlock(&wt.lock);
-    pthread_cond_destroy(&wt.cond);
-    pthread_mutex_destroy(&wt.lock);
+    eg_waiter_wait(&wt);
     return w->rc;
 }
