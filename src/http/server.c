@@ -1192,6 +1192,10 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        /* Per connection: the request head and the send buffer. 0.9.75
+         * zeroes the whole pool after every request, so it is kept small;
+         * 16 KiB still holds any head a client of this API sends. */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, srv},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, srv},
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, srv},

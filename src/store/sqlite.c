@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1365,9 +1366,18 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 /* Opens (creating with mode 0600 when absent) and migrates the database file
  * at target. Returns 0 and the handle in *out, or an EG_E* with a message in
  * err. May block on another process's migration (up to the busy timeout). */
+/* Once per process, before SQLite starts: no memory statistics, whose
+ * global mutex every allocation of every thread would take. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open(const char *target, struct eg_bstore **out, char *err,
                        size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     sqlite3 *db = NULL;
     struct eg_bstore *s = NULL;
     int rc;

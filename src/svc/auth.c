@@ -42,7 +42,8 @@ struct eg_auth {
     struct eg_store *store;
     unsigned ttl_s;
     uint8_t tag_key[crypto_generichash_KEYBYTES];
-    pthread_mutex_t lock; /* guards cache */
+    pthread_rwlock_t lock; /* guards cache: every request reads it, a
+                              verification writes one entry */
     struct entry *cache;
     _Atomic int64_t gen; /* the newest generation the watcher read */
     _Atomic int64_t gen_read_at; /* when the watcher last read it (ms) */
@@ -154,7 +155,7 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     a->store = s;
     a->ttl_s = cache_ttl_s;
     crypto_generichash_keygen(a->tag_key);
-    pthread_mutex_init(&a->lock, NULL);
+    pthread_rwlock_init(&a->lock, NULL);
     pthread_mutex_init(&a->stop_lock, NULL);
     pthread_cond_init(&a->stop_cond, NULL);
     pthread_mutex_init(&a->dummy_lock, NULL);
@@ -187,7 +188,7 @@ fail:
     pthread_mutex_destroy(&a->dummy_lock);
     pthread_cond_destroy(&a->stop_cond);
     pthread_mutex_destroy(&a->stop_lock);
-    pthread_mutex_destroy(&a->lock);
+    pthread_rwlock_destroy(&a->lock);
     free(a->cache);
     free(a);
     return rc;
@@ -208,7 +209,7 @@ void eg_auth_free(struct eg_auth *a)
     pthread_mutex_destroy(&a->dummy_lock);
     pthread_cond_destroy(&a->stop_cond);
     pthread_mutex_destroy(&a->stop_lock);
-    pthread_mutex_destroy(&a->lock);
+    pthread_rwlock_destroy(&a->lock);
     sodium_memzero(a->cache, CACHE_SLOTS * sizeof(*a->cache));
     free(a->cache);
     sodium_memzero(a->tag_key, sizeof(a->tag_key));
@@ -336,13 +337,13 @@ static bool cached(struct eg_auth *a, const uint8_t tag[32],
     int64_t now = eg_time_now();
     bool hit = false;
     struct entry *e = &a->cache[slot_of(tag)];
-    pthread_mutex_lock(&a->lock);
+    pthread_rwlock_rdlock(&a->lock);
     if (e->used && sodium_memcmp(e->tag, tag, 32) == 0 && e->gen >= gen &&
         now < e->expires) {
         *p = e->principal;
         hit = true;
     }
-    pthread_mutex_unlock(&a->lock);
+    pthread_rwlock_unlock(&a->lock);
     return hit;
 }
 
@@ -502,13 +503,13 @@ int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
     pend->result = 0;
 
     struct entry *e = &a->cache[slot_of(pend->tag)];
-    pthread_mutex_lock(&a->lock);
+    pthread_rwlock_wrlock(&a->lock);
     e->used = true;
     memcpy(e->tag, pend->tag, sizeof(e->tag));
     e->gen = gen;
     e->expires = eg_time_now() + (int64_t)a->ttl_s * 1000;
     e->principal = *p;
-    pthread_mutex_unlock(&a->lock);
+    pthread_rwlock_unlock(&a->lock);
 out:
     sodium_memzero(pend->key, sizeof(pend->key));
     sodium_memzero(pend->password, sizeof(pend->password));
