@@ -828,17 +828,35 @@ static int write_one(struct eg_bconn *c, struct eg_write *w)
 /* Applies w[0..n) in one IMMEDIATE transaction, each in a savepoint; sets
  * every w[i].rc. Returns 0 once the transaction is committed (some writes
  * may have failed alone), else the error, which every rc then holds too. */
-static int sqlite_apply(struct eg_bconn *c, struct eg_write *w, size_t n)
+/* Whether w needs its own savepoint to fail alone. A plain credential create
+ * or a revoke fails cleanly (EG_ENOTFOUND, EG_ECONFLICT) only on its first
+ * statement, before it has changed anything, and otherwise only in ways that
+ * are not expected to happen (the disk, a bad value); so the group-commit hot
+ * path skips two statements per such write. */
+static bool guarded(const struct eg_write *w)
 {
-    if (n == 0)
-        return 0;
+    if (w->kind == EG_W_CRED_REVOKE)
+        return false;
+    return !(w->kind == EG_W_CRED_CREATE && w->idem == NULL);
+}
+
+#define APPLY_RETRY 1 /* an unguarded write failed midway: apply again */
+
+/* One attempt at the batch: BEGIN, each write (in a savepoint when guarded,
+ * or when all is set), COMMIT. */
+static int apply_once(struct eg_bconn *c, struct eg_write *w, size_t n,
+                      bool all)
+{
     int rc = run_id(c, ST_BEGIN);
     if (rc != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        rc = run_id(c, ST_SAVEPOINT);
-        if (rc != 0)
-            goto out;
+        bool sp = all || guarded(&w[i]);
+        if (sp) {
+            rc = run_id(c, ST_SAVEPOINT);
+            if (rc != 0)
+                goto out;
+        }
         int wrc = write_one(c, &w[i]);
         if (wrc != 0 && sqlite3_get_autocommit(c->db)) {
             /* SQLite rolled the whole transaction back (I/O error, full
@@ -846,14 +864,22 @@ static int sqlite_apply(struct eg_bconn *c, struct eg_write *w, size_t n)
             rc = wrc == EG_EUNAVAILABLE ? wrc : EG_EINTERNAL;
             goto out;
         }
-        if (wrc != 0) {
+        if (wrc != 0 && !sp && wrc != EG_ENOTFOUND && wrc != EG_ECONFLICT) {
+            /* Maybe half of it is in: drop the attempt, and apply the
+             * batch again with every write in its own savepoint. */
+            run_id(c, ST_ROLLBACK);
+            return APPLY_RETRY;
+        }
+        if (wrc != 0 && sp) {
             rc = run_id(c, ST_ROLLBACK_TO);
             if (rc != 0)
                 goto out;
         }
-        rc = run_id(c, ST_RELEASE);
-        if (rc != 0)
-            goto out;
+        if (sp) {
+            rc = run_id(c, ST_RELEASE);
+            if (rc != 0)
+                goto out;
+        }
         w[i].rc = wrc;
     }
     rc = run_id(c, ST_COMMIT);
@@ -866,6 +892,16 @@ out:
         rc = EG_EINTERNAL;
     for (size_t i = 0; i < n; i++)
         w[i].rc = rc;
+    return rc;
+}
+
+static int sqlite_apply(struct eg_bconn *c, struct eg_write *w, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int rc = apply_once(c, w, n, false);
+    if (rc == APPLY_RETRY)
+        rc = apply_once(c, w, n, true);
     return rc;
 }
 
