@@ -3,6 +3,9 @@
 #   make run        install what is missing, build, serve the demo store
 #   make test       install what is missing, build, run every test
 #   make test SANITIZE=1   the same, built with ASan and UBSan
+#   make bench      benchmark against nginx and the peers (bench/README.md)
+#   make fuzz       each libFuzzer driver of fuzz/ for FUZZ_SECONDS (300)
+#   make crash-test 20 SIGKILL rounds of tests/crash (CRASH_ROUNDS)
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq
 CSTD     := -std=c17 -D_GNU_SOURCE
@@ -34,7 +37,7 @@ GENOBJS  := $(BUILD)/obj/store/migrations.o $(BUILD)/obj/store/migrations_pg.o \
 OBJS     += $(GENOBJS)
 LIBOBJS  += $(GENOBJS)
 
-.PHONY: all run test unit api conformance deps clean
+.PHONY: all run test unit api conformance deps clean bench
 all: $(BUILD)/engage
 
 $(BUILD)/engage: $(OBJS)
@@ -79,8 +82,55 @@ run: deps
 
 test:
 	@sh scripts/deps.sh --test
-	@$(MAKE) --no-print-directory all $(UNITBINS)
-	@ENGAGE_BIN=$(abspath $(BUILD)/engage) BUILD=$(BUILD) sh tests/run.sh
+	@$(MAKE) --no-print-directory all $(UNITBINS) $(if $(filter 1,$(SANITIZE)),,fuzzers)
+	@ENGAGE_BIN=$(abspath $(BUILD)/engage) BUILD=$(BUILD) \
+	 $(if $(filter 1,$(SANITIZE)),,FUZZ_BIN_DIR=$(abspath $(FUZZ_DIR)) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)) \
+	 sh tests/run.sh
+
+# ---- libFuzzer drivers (fuzz/README.md): clang, ASan and UBSan; the same
+# sources as engage, compiled again with coverage. `make test` runs each for
+# FUZZ_TEST_SECONDS (not under SANITIZE=1: they are sanitizer builds already).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# (clang's -Wformat=2 also flags vsnprintf in a logger without a format
+# attribute, which gcc accepts: not an error here.)
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -Wno-format-nonliteral -O1 -g \
+                -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Isrc \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIBOBJS := $(LIBSRCS:src/%.c=$(FUZZ_DIR)/obj/%.o) \
+                $(patsubst %.o,$(FUZZ_DIR)/gen/%.o,$(notdir $(GENOBJS)))
+FUZZ_BINS    := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/fuzz_*.c))
+
+.PHONY: fuzz fuzzers crash-test
+.SECONDARY: $(FUZZ_LIBOBJS) $(FUZZ_DIR)/common.o
+fuzzers: $(FUZZ_BINS)
+fuzz: fuzzers
+	@FUZZ_BIN_DIR=$(abspath $(FUZZ_DIR)) sh fuzz/run.sh $(FUZZ_SECONDS)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c $(shell find src -name '*.h')
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/common.o: fuzz/common.c fuzz/common.h $(shell find src -name '*.h')
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DIR)/common.o $(FUZZ_LIBOBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/common.o \
+	    $(FUZZ_LIBOBJS) $(LDLIBS)
+
+# C27 under SIGKILL, more rounds than `make test` runs (tests/crash).
+crash-test: all
+	@ENGAGE_BIN=$(abspath $(BUILD)/engage) CRASH_ROUNDS=$${CRASH_ROUNDS:-20} \
+	 /usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/crash
+
+# Issue #4's workloads side by side with nginx, Prism mock and json-server.
+bench: all
+	@sh bench/run.sh
 
 clean:
 	rm -rf build

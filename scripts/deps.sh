@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libsodium-dev libcmocka-dev curl python3 python3-pytest python3-yaml sqlite3
-postgresql-15 libpq-dev"
+postgresql-15 libpq-dev nginx"
 
 missing=""
 for p in $PKGS; do

@@ -2,7 +2,10 @@
 # run.sh - run every test stage of engage and print the totals.
 #   ENGAGE_BIN=/abs/build/engage BUILD=build sh tests/run.sh
 # Stages: the cmocka unit binaries in $BUILD/tests/, the black-box API tests
-# (pytest), and the conformance run (the marked API tests through Prism).
+# (pytest), and the conformance run (the marked API tests through Prism);
+# then, on a PostgreSQL server of its own (tests/pg/pg.sh, stopped on exit),
+# the store unit tests and the API tests again, and the many-node and fault
+# tests of tests/pg. PostgreSQL failing to start is a failure, never a skip.
 # Prints each stage's output and ends with exactly one line "N passed, N failed";
 # exits non-zero when a test failed or a stage could not run (no tests is a failure).
 set -u
@@ -17,7 +20,15 @@ PASSED=0
 FAILED=0
 STAGE_FAIL=0
 OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
+PGDIR=""
+cleanup() {
+    rm -f "$OUT"
+    if [ -n "$PGDIR" ]; then
+        sh tests/pg/pg.sh stop "$PGDIR" >/dev/null 2>&1
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 stage_failed() {
     echo "run.sh: stage '$1' failed to run: $2" >&2
@@ -109,6 +120,48 @@ else
     else
         stage_failed conformance "node_modules/.bin/prism missing (npm ci)"
     fi
+fi
+
+# ---- PostgreSQL: the same store unit tests and API tests on a server of our own
+echo "==== PostgreSQL 15 for the tests (tests/pg/pg.sh)"
+PGDIR=$(mktemp -d /tmp/engage-pg-XXXXXX)
+if PGPORT=$(sh tests/pg/pg.sh start "$PGDIR"); then
+    PGPORT=$(echo "$PGPORT" | tail -n 1)
+    echo "PostgreSQL on 127.0.0.1:$PGPORT"
+    echo "==== unit tests on PostgreSQL ($BUILD/tests/test_store)"
+    if [ -x "$BUILD/tests/test_store" ]; then
+        ENGAGE_TEST_STORE_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres" \
+            CMOCKA_MESSAGE_OUTPUT=stdout timeout "$TIMEOUT" "$BUILD/tests/test_store" >"$OUT" 2>&1
+        rc=$?
+        cat "$OUT"
+        p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test(s)\..*/\1/p' "$OUT" | awk '{s+=$1} END {print s+0}')
+        f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s).*/\1/p' "$OUT" | awk '{s+=$1} END {print s+0}')
+        PASSED=$((PASSED + p))
+        FAILED=$((FAILED + f))
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            echo "run.sh: test_store on PostgreSQL exited $rc without a failure summary" >&2
+            FAILED=$((FAILED + 1))
+        elif [ "$p" -eq 0 ]; then
+            stage_failed "unit tests on PostgreSQL" "no test results"
+        fi
+    else
+        stage_failed "unit tests on PostgreSQL" "no $BUILD/tests/test_store"
+    fi
+    if [ -x "$ENGAGE_BIN" ]; then
+        run_pytest "API tests on PostgreSQL (pytest)" \
+            env ENGAGE_TEST_PG="127.0.0.1:$PGPORT" \
+            "$PY" -m pytest -q -p no:cacheprovider tests/api
+    fi
+else
+    stage_failed postgres "PostgreSQL did not start (tests/pg/pg.sh start)"
+fi
+sh tests/pg/pg.sh stop "$PGDIR" >/dev/null 2>&1
+PGDIR=""
+# two nodes on one database, and PostgreSQL stopped under them: these start
+# (and stop) a server of their own
+if [ -x "$ENGAGE_BIN" ]; then
+    run_pytest "PostgreSQL: many nodes and faults (pytest tests/pg)" \
+        "$PY" -m pytest -q -p no:cacheprovider tests/pg
 fi
 
 echo "$PASSED passed, $FAILED failed"

@@ -459,6 +459,13 @@ static enum MHD_Result answer_call(struct req *r)
             stream_free(st);
             return answer_err(r, rc, NULL);
         }
+        if (st->finished) {
+            /* It all fit in the first page: one plain answer, no chunks. */
+            struct eg_buf b = st->out;
+            eg_buf_init(&st->out, SIZE_MAX);
+            stream_free(st);
+            return answer_bytes(r, r->op->success_status, &b, NULL, NULL);
+        }
         struct MHD_Response *resp = MHD_create_response_from_callback(
             MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st, stream_free);
         if (resp == NULL) {

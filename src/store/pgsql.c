@@ -60,6 +60,7 @@ struct eg_bstore {
     char *conninfo;       /* the URI for libpq, engage's own parameter removed */
     char *shown;          /* the URI without its password, for messages */
     _Atomic int64_t logged_at; /* when "unreachable" was last logged (ms) */
+    atomic_bool down;          /* "unreachable" logged, "reachable" not yet */
 };
 
 /* The statements of a connection, by index into stmts[]. */
@@ -109,7 +110,7 @@ struct eg_bconn {
     struct eg_bstore *s;
     PGconn *pg;         /* NULL while disconnected */
     bool in_tx;         /* inside apply()'s transaction */
-    bool down;          /* the last attempt to reach the store failed */
+    bool timed_out;     /* the last statement got no answer in time */
     int64_t next_try;   /* no reconnection attempt before (monotonic ms) */
     bool prepared[ST_COUNT];
 };
@@ -308,6 +309,7 @@ static void log_down(struct eg_bconn *c, const char *msg)
 {
     int64_t now = mono_ms();
     int64_t last = atomic_load(&c->s->logged_at);
+    atomic_store(&c->s->down, true);
     if (last != 0 && now - last < LOG_EVERY_MS)
         return;
     if (!atomic_compare_exchange_strong(&c->s->logged_at, &last, now))
@@ -377,13 +379,12 @@ static int conn_ready(struct eg_bconn *c, bool now)
     if (!connect_db(c->s->conninfo, &pg)) {
         log_down(c, PQerrorMessage(pg));
         PQfinish(pg);
-        c->down = true;
         c->next_try = mono_ms() + RECONNECT_MS;
         return EG_EUNAVAILABLE;
     }
     c->pg = pg;
-    /* Session settings: a lock held longer than SQLite's busy timeout makes
-     * a write EG_EUNAVAILABLE, and a statement the server runs too long is
+    /* Session settings: a row lock held longer than 5 s (SQLite's busy
+     * timeout) makes a write EG_EUNAVAILABLE, and a statement the server runs too long is
      * cancelled before the client's own deadline drops the connection. */
     PGresult *r = NULL;
     int rc = 0;
@@ -398,22 +399,15 @@ static int conn_ready(struct eg_bconn *c, bool now)
         log_down(c, r != NULL ? PQresultErrorMessage(r)
                               : c->pg != NULL ? PQerrorMessage(c->pg) : NULL);
         drop(c);
-        c->down = true;
         c->next_try = mono_ms() + RECONNECT_MS;
-    } else if (c->down) {
+    } else if (atomic_exchange(&c->s->down, false)) {
         fprintf(stderr, "engage: store: PostgreSQL %s reachable again\n",
                 c->s->shown);
-        c->down = false;
     }
     PQclear(r);
     return rc;
 }
 
-/* Waits for every result of the command just sent, at most
- * STMT_DEADLINE_MS, and keeps the first failed one, else the last, in *out
- * (NULL when there was none). Returns 0, or EG_EUNAVAILABLE when the store
- * did not answer in time or the connection failed; the connection is then
- * dropped. */
 static bool failed(const PGresult *r)
 {
     ExecStatusType st = PQresultStatus(r);
@@ -421,6 +415,11 @@ static bool failed(const PGresult *r)
            st == PGRES_NONFATAL_ERROR;
 }
 
+/* Waits for every result of the command just sent, at most
+ * STMT_DEADLINE_MS, and keeps the first failed one, else the last, in *out
+ * (NULL when there was none). Returns 0, or EG_EUNAVAILABLE when the store
+ * did not answer in time or the connection failed; the connection is then
+ * dropped. */
 static int await(struct eg_bconn *c, PGresult **out)
 {
     PGresult *keep = NULL;
@@ -432,9 +431,12 @@ static int await(struct eg_bconn *c, PGresult **out)
             int64_t left = deadline - mono_ms();
             if (left <= 0) {
                 log_down(c, "no answer within the deadline");
+                c->timed_out = true;
                 rc = EG_EUNAVAILABLE;
                 goto out;
             }
+            if (PQsocket(c->pg) < 0)
+                break; /* no socket: PQgetResult reports the failure */
             struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
             int n = poll(&p, 1, (int)left);
             if (n < 0 && errno != EINTR) {
@@ -599,6 +601,30 @@ static void p_bytes(struct params *p, const void *b, size_t n)
 
 /* ---- running statements ---- */
 
+/* Whether a failed result ends the session: a FATAL or PANIC error, or a
+ * connection exception. */
+static bool session_over(const PGresult *r)
+{
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return (sev != NULL &&
+            (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) ||
+           (state != NULL && strncmp(state, "08", 2) == 0);
+}
+
+/* The EG_E* for the failed result r of a statement on c. A result that
+ * ends the session (a shutdown, an administrator) drops the connection:
+ * libpq may not have seen its end yet. */
+static int result_err(struct eg_bconn *c, const PGresult *r)
+{
+    if (session_over(r)) {
+        log_down(c, PQresultErrorMessage(r));
+        drop(c);
+        return EG_EUNAVAILABLE;
+    }
+    return map_err(r);
+}
+
 /* Prepares statement id on c's connection unless it is already. */
 static int prepare(struct eg_bconn *c, int id)
 {
@@ -622,7 +648,7 @@ static int prepare(struct eg_bconn *c, int id)
     }
     int rc = await(c, &r);
     if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = map_err(r);
+        rc = result_err(c, r);
     if (rc == 0)
         c->prepared[id] = true;
     PQclear(r);
@@ -636,6 +662,7 @@ static int send_once(struct eg_bconn *c, int id, const char *sql,
 {
     int ok;
     *out = NULL;
+    c->timed_out = false;
     if (id >= 0) {
         int rc = prepare(c, id);
         if (rc != 0)
@@ -657,7 +684,7 @@ static int send_once(struct eg_bconn *c, int id, const char *sql,
     ExecStatusType st = PQresultStatus(*out);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return 0;
-    rc = map_err(*out);
+    rc = result_err(c, *out);
     PQclear(*out);
     *out = NULL;
     return rc;
@@ -666,7 +693,8 @@ static int send_once(struct eg_bconn *c, int id, const char *sql,
 /* Runs statement id (or the text sql when id < 0) with parameters p; *out
  * gets the result, which the caller PQclears. Outside a transaction, a
  * statement that finds its idle connection dead is tried once more on a new
- * one: nothing of it has taken effect. */
+ * one: nothing of it has taken effect. (One that got no answer in time is
+ * not: the store is not answering.) */
 static int exec_st(struct eg_bconn *c, int id, const char *sql,
                    const struct params *p, PGresult **out)
 {
@@ -682,7 +710,8 @@ static int exec_st(struct eg_bconn *c, int id, const char *sql,
         return rc;
     bool tx = c->in_tx;
     rc = send_once(c, id, sql, p, out);
-    if (rc == EG_EUNAVAILABLE && had && !tx && c->pg == NULL) {
+    if (rc == EG_EUNAVAILABLE && had && !tx && c->pg == NULL &&
+        !c->timed_out) {
         rc = conn_ready(c, true);
         if (rc == 0)
             rc = send_once(c, id, sql, p, out);
@@ -714,7 +743,7 @@ static int run_sql(struct eg_bconn *c, const char *sql)
 
 /* ---- columns ---- */
 
-/* Copies text column i of row 0... into dst (cap bytes). A NULL column gives
+/* Copies text column i of row `row` into dst (cap bytes). A NULL column gives
  * "" and *present false (present may be NULL only for a NOT NULL column). */
 static int col_text(const PGresult *r, int row, int i, char *dst, size_t cap,
                     bool *present)

@@ -12,8 +12,16 @@ Environment:
                       response against docs/openapi.yaml; a response violation
                       of severity Error fails the test.
   ENGAGE_SERVE_ARGS   extra arguments for `engage serve` (whitespace-split).
+  ENGAGE_TEST_PG      HOST:PORT of a PostgreSQL server (user postgres, trust
+                      authentication; tests/pg/pg.sh starts one), or a URL
+                      prefix "postgres://USER@HOST:PORT": every store is then
+                      a fresh database there (one per working directory, as a
+                      SQLite file would be), created with psql, instead of a
+                      SQLite file. The tests that look inside the store use
+                      sql_rows and store_bytes, which read either kind.
 """
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -54,6 +62,83 @@ JSON_CT_RE = r"^application/json;\s*charset=utf-8$"
 REQUEST_ID_RE = r"^[A-Za-z0-9._-]{1,128}$"
 
 _SERVERS = []  # running servers, for printing their stderr on failure
+
+
+# --------------------------------------------------------------------------
+# Stores: SQLite files, or PostgreSQL databases under ENGAGE_TEST_PG
+
+
+def _pg_prefix():
+    v = os.environ.get("ENGAGE_TEST_PG", "").strip()
+    if not v:
+        return None
+    if v.startswith(("postgres://", "postgresql://")):
+        return v.rstrip("/")
+    return f"postgres://postgres@{v}"
+
+
+PG = _pg_prefix()
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+def pg_tool(name):
+    """A PostgreSQL client program (psql, pg_dump)."""
+    p = Path(PG_BIN) / name
+    return str(p) if p.exists() else (shutil.which(name) or name)
+
+
+def psql(url, query):
+    """Rows of `query` on the database at url, each a list of strings."""
+    p = subprocess.run([pg_tool("psql"), "-X", "-q", "-At", "-F", "|", "-v", "ON_ERROR_STOP=1",
+                        "-d", url, "-c", query], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, f"psql {query!r}: {p.stderr}"
+    return [line.split("|") for line in p.stdout.splitlines()]
+
+
+_PG_CREATED = set()
+
+
+def store_url(directory, name="engage.db"):
+    """The store of a test working directory: sqlite:DIR/NAME, or, under
+    ENGAGE_TEST_PG, a database of its own (created on first use; the same
+    directory and name always give the same database)."""
+    path = Path(directory) / name
+    if not PG:
+        return f"sqlite:{path}"
+    db = "engage_test_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    if db not in _PG_CREATED:
+        psql(PG + "/postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        psql(PG + "/postgres", f"CREATE DATABASE {db}")
+        _PG_CREATED.add(db)
+    return f"{PG}/{db}"
+
+
+def sql_rows(store, query):
+    """Rows of `query` run on a store URL (SQLite or PostgreSQL), each a list
+    of strings, for tests that check what is stored."""
+    if store.startswith("sqlite:"):
+        p = subprocess.run(["sqlite3", "-separator", "|", store.split(":", 1)[1], query],
+                           capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0, p.stderr
+        return [line.split("|") for line in p.stdout.splitlines()]
+    return psql(store, query)
+
+
+def store_bytes(store):
+    """Everything a store holds at rest, as bytes: the SQLite file and its
+    -wal/-shm/-journal, or a pg_dump of the database."""
+    if store.startswith("sqlite:"):
+        db = Path(store.split(":", 1)[1])
+        out = b""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            p = db.with_name(db.name + suffix)
+            if p.exists():
+                out += p.read_bytes()
+        return out
+    p = subprocess.run([pg_tool("pg_dump"), "-d", store], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
 
 
 # --------------------------------------------------------------------------
@@ -362,7 +447,7 @@ class EngageServer:
     def __init__(self, workdir, extra_args=(), base=BASE, listen_host="127.0.0.1"):
         self.dir = Path(workdir)
         self.db = self.dir / "engage.db"
-        self.store = f"sqlite:{self.db}"
+        self.store = store_url(self.dir)
         self.extra_args = list(extra_args)
         self.base = base
         self.listen_host = listen_host

@@ -7,7 +7,8 @@ import tempfile
 
 import pytest
 
-from conftest import ENGAGE_BIN, DEVICE_MODELS, basic, cli_json, http_request, run_cli
+from conftest import (ENGAGE_BIN, DEVICE_MODELS, basic, cli_json, http_request, run_cli,
+                      sql_rows, store_url)
 
 TABLES = ("tenants", "api_keys", "accounts", "access_profiles", "devices", "credentials",
           "audit")
@@ -16,7 +17,7 @@ TABLES = ("tenants", "api_keys", "accounts", "access_profiles", "devices", "cred
 @pytest.fixture(scope="module")
 def store():
     d = tempfile.mkdtemp(prefix="engage-cli-")
-    yield f"sqlite:{d}/cli.db"
+    yield store_url(d, "cli.db")
     subprocess.run(["rm", "-rf", d])
 
 
@@ -26,11 +27,8 @@ def t(store):
 
 
 def counts(store):
-    db = store.split(":", 1)[1]
     q = "select " + ", ".join(f"(select count(*) from {t})" for t in TABLES)
-    out = subprocess.run(["sqlite3", db, q], capture_output=True, text=True, timeout=10)
-    assert out.returncode == 0, out.stderr
-    return dict(zip(TABLES, map(int, out.stdout.strip().split("|"))))
+    return dict(zip(TABLES, map(int, sql_rows(store, q)[0])))
 
 
 def fails(store, *args, input=None):

@@ -6,14 +6,11 @@ import secrets
 import subprocess
 import time
 
-from conftest import basic
+from conftest import basic, sql_rows, store_bytes
 
 
 def sql(server, query):
-    p = subprocess.run(["sqlite3", "-separator", "|", str(server.db), query],
-                       capture_output=True, text=True, timeout=10)
-    assert p.returncode == 0, p.stderr
-    return [line.split("|") for line in p.stdout.splitlines()]
+    return sql_rows(server.store, query)
 
 
 def post(client, tenant, body, rid):
@@ -76,11 +73,7 @@ def test_c7_secrets_not_in_store_or_log(server, client, tenant):
         "basic token": h_ok["Authorization"].split(" ", 1)[1],
         "basic token 2": basic(user2, pw2).split(" ", 1)[1],
     }
-    blobs = b""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        p = server.db.with_name(server.db.name + suffix)
-        if p.exists():
-            blobs += p.read_bytes()
+    blobs = store_bytes(server.store)
     assert blobs, "no store file"
     log = server.log_text()
     for name, s in secrets_.items():

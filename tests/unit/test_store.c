@@ -1,10 +1,14 @@
 /*
- * test_store.c - the SQLite store backend, through the eg_store_* API.
+ * test_store.c - the store backends, through the eg_store_* API.
  *
- * Each test runs on a fresh store in its own mkdtemp directory, removed
- * afterwards. Raw SQLite is used only to stage what the API cannot make
- * (a store from a newer engage, an over-long stored value, a writer from
- * another process holding the lock) and to count applied migrations.
+ * The generic tests run on SQLite, or, when ENGAGE_TEST_STORE_URL names a
+ * PostgreSQL server ("postgres://postgres@127.0.0.1:PORT/postgres", a
+ * database to connect to for CREATE DATABASE), on PostgreSQL; then the
+ * PostgreSQL-only tests run too, else the SQLite-only ones. Each test runs on
+ * a fresh store (a file in its own mkdtemp directory, or a database of its
+ * own), removed afterwards. Raw SQL is used only to stage what the API cannot
+ * make (a store from a newer engage, an over-long stored value, a writer from
+ * another process holding a lock) and to count what is stored.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,19 +26,83 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "core/error.h"
 #include "core/time.h"
 #include "store/store.h"
 
+/* ENGAGE_TEST_STORE_URL: the PostgreSQL server to test on, or NULL. */
+static const char *pg_base;
+
 struct fx {
     char dir[64];
-    char path[128];
-    char url[160];
+    char path[128]; /* the SQLite file */
+    char db[64];    /* the PostgreSQL database */
+    char url[512];
+    const char *raw; /* where raw SQL goes: path or url */
+    bool pg;
     struct eg_store *s;
     struct eg_store_conn *c;
 };
+
+/* pg_base with its database replaced by db. */
+static void pg_url(const char *db, char *out, size_t cap)
+{
+    const char *host = strstr(pg_base, "//");
+    assert_non_null(host);
+    const char *query = strchr(host + 2, '?');
+    const char *slash = strchr(host + 2, '/');
+    if (slash != NULL && query != NULL && slash > query)
+        slash = NULL; /* a '/' in the query, not the path */
+    size_t head = slash != NULL ? (size_t)(slash - pg_base)
+                  : query != NULL ? (size_t)(query - pg_base)
+                                  : strlen(pg_base);
+    int n = snprintf(out, cap, "%.*s/%s%s", (int)head, pg_base, db,
+                     query != NULL ? query : "");
+    assert_true(n > 0 && (size_t)n < cap);
+}
+
+/* Runs q on the maintenance database of pg_base. */
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+static void pg_admin(const char *q)
+{
+    PGconn *pg = PQconnectdb(pg_base);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PQsetNoticeProcessor(pg, quiet, NULL);
+    PGresult *r = PQexec(pg, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", q, PQerrorMessage(pg));
+    PQclear(r);
+    PQfinish(pg);
+}
+
+/* A new, empty database; its URL in url. */
+static void pg_fresh(char *db, size_t dbcap, char *url, size_t urlcap)
+{
+    static int serial;
+    snprintf(db, dbcap, "eg_t_%ld_%d", (long)getpid(), serial++);
+    char q[160];
+    snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s", db);
+    pg_admin(q);
+    snprintf(q, sizeof(q), "CREATE DATABASE %s", db);
+    pg_admin(q);
+    pg_url(db, url, urlcap);
+}
+
+static void pg_drop(const char *db)
+{
+    char q[160];
+    snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    pg_admin(q);
+}
 
 static int setup(void **state)
 {
@@ -43,9 +111,18 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/eg-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/engage.db", f->dir);
-    snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+    f->pg = pg_base != NULL;
+    if (f->pg) {
+        pg_fresh(f->db, sizeof(f->db), f->url, sizeof(f->url));
+        f->raw = f->url;
+    } else {
+        snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+        f->raw = f->path;
+    }
     char err[256] = "";
-    assert_int_equal(eg_store_open(f->url, &f->s, err, sizeof(err)), 0);
+    int rc = eg_store_open(f->url, &f->s, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("cannot open %s: %s", f->url, err);
     f->c = eg_store_conn(f->s);
     assert_non_null(f->c);
     *state = f;
@@ -56,6 +133,8 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     eg_store_close(f->s);
+    if (f->pg)
+        pg_drop(f->db);
     DIR *d = opendir(f->dir);
     if (d != NULL) {
         struct dirent *e;
@@ -304,22 +383,49 @@ static int64_t audit_count(struct eg_store_conn *c, const char *tenant)
     return n;
 }
 
-/* ---- raw SQLite, for staging only ---- */
+/* ---- raw SQL, for staging only ---- */
 
-static void raw_exec(const char *path, const char *q)
+/* where: an SQLite file, or a PostgreSQL URL. */
+static bool is_pg(const char *where)
 {
+    return strncmp(where, "postgres", 8) == 0;
+}
+
+static void raw_exec(const char *where, const char *q)
+{
+    if (is_pg(where)) {
+        PGconn *pg = PQconnectdb(where);
+        assert_int_equal(PQstatus(pg), CONNECTION_OK);
+        PGresult *r = PQexec(pg, q);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fail_msg("%s: %s", q, PQerrorMessage(pg));
+        PQclear(r);
+        PQfinish(pg);
+        return;
+    }
     sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(where, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 }
 
-static int64_t raw_int(const char *path, const char *q)
+static int64_t raw_int(const char *where, const char *q)
 {
+    if (is_pg(where)) {
+        PGconn *pg = PQconnectdb(where);
+        assert_int_equal(PQstatus(pg), CONNECTION_OK);
+        PGresult *r = PQexec(pg, q);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+            fail_msg("%s: %s", q, PQerrorMessage(pg));
+        int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        PQfinish(pg);
+        return v;
+    }
     sqlite3 *db;
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(where, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(st, 0);
@@ -355,13 +461,14 @@ static void test_migrations_once(void **state)
         assert_int_equal(t.created_at, 1);
         eg_store_close(s);
     }
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM schema_migrations"),
+    assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM schema_migrations"),
                      1);
     assert_int_equal(
-        raw_int(f->path, "SELECT max(version) FROM schema_migrations"), 1);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_journal_mode "
-                                      "WHERE journal_mode = 'wal'"),
-                     1);
+        raw_int(f->raw, "SELECT max(version) FROM schema_migrations"), 1);
+    if (!f->pg)
+        assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM pragma_journal_mode "
+                                          "WHERE journal_mode = 'wal'"),
+                         1);
     assert_int_equal(eg_store_open(f->url, &f->s, err, sizeof(err)), 0);
 }
 
@@ -370,14 +477,14 @@ static void test_refuses_newer_schema(void **state)
     struct fx *f = *state;
     eg_store_close(f->s);
     f->s = NULL;
-    raw_exec(f->path, "INSERT INTO schema_migrations VALUES (999, 0)");
+    raw_exec(f->raw, "INSERT INTO schema_migrations VALUES (999, 0)");
     char err[256] = "";
     struct eg_store *s = NULL;
     assert_int_equal(eg_store_open(f->url, &s, err, sizeof(err)), EG_EINTERNAL);
     assert_null(s);
     assert_non_null(strstr(err, "newer"));
     assert_non_null(strstr(err, "999"));
-    raw_exec(f->path, "DELETE FROM schema_migrations WHERE version = 999");
+    raw_exec(f->raw, "DELETE FROM schema_migrations WHERE version = 999");
     assert_int_equal(eg_store_open(f->url, &f->s, err, sizeof(err)), 0);
 }
 
@@ -570,7 +677,7 @@ static void test_profiles(void **state)
     assert_int_equal(eg_store_profile_get(f->c, "t2", "staff", &p),
                      EG_ENOTFOUND);
     /* absent is NULL in the store, not "" */
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM access_profiles "
+    assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM access_profiles "
                                       "WHERE name IS NULL"),
                      1);
 }
@@ -662,7 +769,7 @@ static void test_device_fields(void **state)
     assert_string_equal(got_dev.tenant_id, "t1");
     assert_string_equal(got_dev.firmware_version, "");
     assert_string_equal(got_dev.site_id, "");
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM devices WHERE "
+    assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM devices WHERE "
                                       "firmware_version IS NULL AND "
                                       "site_id IS NULL"),
                      1);
@@ -759,7 +866,7 @@ static void test_cred_roundtrip(void **state)
     assert_string_equal(c.user_id, "other");
     assert_int_equal(eg_store_cred_get(f->c, "t2", "full", &c), EG_ENOTFOUND);
     assert_int_equal(eg_store_cred_get(f->c, "t1", "nope", &c), EG_ENOTFOUND);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM credentials WHERE "
+    assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM credentials WHERE "
                                       "user_email IS NULL AND user_name IS "
                                       "NULL AND valid_to IS NULL"),
                      2);
@@ -1122,9 +1229,14 @@ static void test_concurrent_open(void **state)
 {
     struct fx *f = *state;
     for (int round = 0; round < 3; round++) {
-        char path[200], url[220];
-        snprintf(path, sizeof(path), "%s/race%d.db", f->dir, round);
-        snprintf(url, sizeof(url), "sqlite:%s", path);
+        char path[600], url[620], db[64];
+        if (f->pg) {
+            pg_fresh(db, sizeof(db), path, sizeof(path));
+            snprintf(url, sizeof(url), "%s", path);
+        } else {
+            snprintf(path, sizeof(path), "%s/race%d.db", f->dir, round);
+            snprintf(url, sizeof(url), "sqlite:%s", path);
+        }
         pid_t kids[6];
         for (int i = 0; i < 6; i++) {
             kids[i] = fork();
@@ -1149,25 +1261,59 @@ static void test_concurrent_open(void **state)
         }
         assert_int_equal(
             raw_int(path, "SELECT count(*) FROM schema_migrations"), 1);
+        if (f->pg)
+            pg_drop(db);
     }
 }
 
-/* Another writer holds the write lock past the busy timeout: the batch is
- * EG_EUNAVAILABLE as a whole, while reads go on (WAL). */
+/* A raw connection holding a lock that keeps writers of tenants out (but
+ * not readers) until lock_release. */
+struct lock {
+    sqlite3 *db;
+    PGconn *pg;
+};
+
+static void lock_take(struct fx *f, struct lock *l)
+{
+    memset(l, 0, sizeof(*l));
+    if (f->pg) {
+        l->pg = PQconnectdb(f->url);
+        assert_int_equal(PQstatus(l->pg), CONNECTION_OK);
+        PGresult *r = PQexec(l->pg, "BEGIN; LOCK TABLE tenants IN SHARE ROW "
+                                    "EXCLUSIVE MODE");
+        assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+        PQclear(r);
+        return;
+    }
+    assert_int_equal(sqlite3_open(f->path, &l->db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+}
+
+static void lock_release(struct lock *l)
+{
+    if (l->pg != NULL) {
+        PQclear(PQexec(l->pg, "ROLLBACK"));
+        PQfinish(l->pg);
+        return;
+    }
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(l->db);
+}
+
+/* Another writer holds a lock past the busy (lock) timeout: the batch is
+ * EG_EUNAVAILABLE as a whole, while reads go on. */
 static void test_busy_is_unavailable(void **state)
 {
     struct fx *f = *state;
     ok1(f->c, tenant_w("t1", 1));
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-                     SQLITE_OK);
+    struct lock l;
+    lock_take(f, &l);
     struct eg_write b[2] = {tenant_w("t2", 1), tenant_w("t1", 1)};
     int rc = eg_store_apply(f->c, b, 2);
     struct eg_tenant t;
     int get_rc = eg_store_tenant_get(f->c, "t1", &t);
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(db);
+    lock_release(&l);
     assert_int_equal(rc, EG_EUNAVAILABLE);
     assert_int_equal(b[0].rc, EG_EUNAVAILABLE);
     assert_int_equal(b[1].rc, EG_EUNAVAILABLE);
@@ -1288,7 +1434,7 @@ static void test_overlong_value(void **state)
                  "UPDATE credentials SET user_id = '%0*d' "
                  "WHERE credential_id = 'c1'",
                  lens[i], 0);
-        raw_exec(f->path, q);
+        raw_exec(f->raw, q);
 
         struct capture cap;
         capture_begin(f, &cap);
@@ -1318,15 +1464,283 @@ static void test_overlong_value(void **state)
     assert_int_equal(eg_store_ping(f->c), 0);
 }
 
+/* ---- PostgreSQL only ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A malformed URL is EG_EBADREQUEST; a server that is not there, or a
+ * database that does not exist, EG_EUNAVAILABLE at once; no message shows
+ * the password. */
+static void test_pg_open_errors(void **state)
+{
+    struct fx *f = *state;
+    char err[512];
+    struct eg_store *s = NULL;
+    err[0] = '\0';
+    assert_int_equal(eg_store_open("postgres:", &s, err, sizeof(err)),
+                     EG_EBADREQUEST);
+    assert_non_null(strstr(err, "postgres://"));
+    assert_int_equal(eg_store_open("postgresql:db", &s, err, sizeof(err)),
+                     EG_EBADREQUEST);
+
+    /* a loopback port nobody listens on: refused at once */
+    int64_t t0 = mono_ms();
+    err[0] = '\0';
+    assert_int_equal(eg_store_open("postgres://postgres:s3cret-pw@127.0.0.1:1/x",
+                                   &s, err, sizeof(err)),
+                     EG_EUNAVAILABLE);
+    assert_true(mono_ms() - t0 < 3000);
+    assert_null(s);
+    assert_non_null(strstr(err, "127.0.0.1"));
+    assert_null(strstr(err, "s3cret-pw"));
+    assert_int_equal(eg_store_open("postgres://u@127.0.0.1:1/x?password=pw-2nd",
+                                   &s, err, sizeof(err)),
+                     EG_EUNAVAILABLE);
+    assert_null(strstr(err, "pw-2nd"));
+
+    char url[600];
+    snprintf(url, sizeof(url), "%s", f->url);
+    char *db = strstr(url, f->db);
+    assert_non_null(db);
+    memcpy(db, "eg_no_such", 10);
+    err[0] = '\0';
+    assert_int_equal(eg_store_open(url, &s, err, sizeof(err)), EG_EUNAVAILABLE);
+    assert_non_null(strstr(err, "does not exist"));
+}
+
+/* C27: a database that acknowledges commits before they are durable is
+ * refused, unless the URL or the environment accepts it. */
+static void test_pg_async_commit(void **state)
+{
+    struct fx *f = *state;
+    char q[200], err[512], url[600];
+    struct eg_store *s = NULL;
+    snprintf(q, sizeof(q), "ALTER DATABASE %s SET synchronous_commit = off",
+             f->db);
+    pg_admin(q);
+    err[0] = '\0';
+    assert_int_equal(eg_store_open(f->url, &s, err, sizeof(err)),
+                     EG_EINTERNAL);
+    assert_null(s);
+    assert_non_null(strstr(err, "synchronous_commit"));
+    assert_non_null(strstr(err, "ENGAGE_PG_ALLOW_ASYNC_COMMIT"));
+
+    snprintf(url, sizeof(url), "%s%sengage_allow_async_commit=1", f->url,
+             strchr(f->url, '?') != NULL ? "&" : "?");
+    assert_int_equal(eg_store_open(url, &s, err, sizeof(err)), 0);
+    struct eg_store_conn *c = eg_store_conn(s);
+    assert_non_null(c);
+    ok1(c, tenant_w("t1", 1));
+    eg_store_close(s);
+
+    setenv("ENGAGE_PG_ALLOW_ASYNC_COMMIT", "1", 1);
+    int rc = eg_store_open(f->url, &s, err, sizeof(err));
+    unsetenv("ENGAGE_PG_ALLOW_ASYNC_COMMIT");
+    assert_int_equal(rc, 0);
+    eg_store_close(s);
+
+    /* synchronous_commit on (or local, or remote_*) is fine */
+    snprintf(q, sizeof(q), "ALTER DATABASE %s SET synchronous_commit = local",
+             f->db);
+    pg_admin(q);
+    assert_int_equal(eg_store_open(f->url, &s, err, sizeof(err)), 0);
+    eg_store_close(s);
+}
+
+/* The server ends every connection (as a restart does): the next read and
+ * the next batch go through on new connections, with statements prepared
+ * again; the loss is logged. */
+static void test_pg_reconnect(void **state)
+{
+    struct fx *f = *state;
+    ok1(f->c, tenant_w("t1", 1));
+    ok1(f->c, cred_w("t1", "c1", "u", 1, EG_TIME_NONE));
+    char q[300];
+    snprintf(q, sizeof(q),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE datname = '%s' AND pid <> pg_backend_pid()",
+             f->db);
+    for (int round = 0; round < 2; round++) {
+        pg_admin(q);
+        usleep(50 * 1000);
+        struct capture cap;
+        capture_begin(f, &cap);
+        struct eg_credential c;
+        int get_rc = eg_store_cred_get(f->c, "t1", "c1", &c);
+        const char *log = capture_end(&cap);
+        assert_int_equal(get_rc, 0);
+        assert_string_equal(c.user_id, "u");
+        if (round == 0)
+            assert_non_null(strstr(log, "terminating connection"));
+
+        pg_admin(q);
+        usleep(50 * 1000);
+        capture_begin(f, &cap);
+        struct eg_write w = cred_w("t1", round == 0 ? "c2" : "c3", "u", 2,
+                                   EG_TIME_NONE);
+        int apply_rc = eg_store_apply(f->c, &w, 1);
+        capture_end(&cap);
+        assert_int_equal(apply_rc, 0);
+        assert_int_equal(w.rc, 0);
+    }
+    assert_int_equal(audit_count(f->c, "t1"), 3);
+}
+
+/* Counts the rows of a scan and checks each comes after the one before. */
+struct order {
+    int n;
+    int64_t t;
+    char id[EG_TEXT_MAX + EG_ID_MAX];
+};
+
+static int count_cb(void *ctx, int64_t t, const char *id)
+{
+    struct order *o = ctx;
+    if (o->n > 0)
+        assert_true(t > o->t || (t == o->t && strcmp(id, o->id) > 0));
+    o->n++;
+    o->t = t;
+    snprintf(o->id, sizeof(o->id), "%s", id);
+    return 0;
+}
+
+static int order_cred(void *ctx, const struct eg_credential *c)
+{
+    return count_cb(ctx, c->created_at, c->credential_id);
+}
+
+static int order_dev(void *ctx, const struct eg_device *d)
+{
+    char key[EG_TEXT_MAX + EG_ID_MAX]; /* names here are all 4 bytes long */
+    snprintf(key, sizeof(key), "%s/%s", d->name, d->device_id);
+    return count_cb(ctx, 0, key);
+}
+
+static int order_tenant(void *ctx, const struct eg_tenant *t)
+{
+    return count_cb(ctx, 0, t->tenant_id);
+}
+
+static int order_key(void *ctx, const struct eg_key *k)
+{
+    return count_cb(ctx, k->created_at, k->key_id);
+}
+
+static int order_audit(void *ctx, const struct eg_audit *a)
+{
+    return count_cb(ctx, a->seq, "");
+}
+
+/* Scans longer than one statement's page (256 rows) come whole, in order,
+ * and stop where the caller's limit says. */
+#define LONG_N 600
+static void test_pg_long_scans(void **state)
+{
+    struct fx *f = *state;
+    struct eg_write *w = calloc(LONG_N, sizeof(*w));
+    assert_non_null(w);
+    for (int i = 0; i < LONG_N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "t%04d", (i * 7) % LONG_N);
+        w[i] = tenant_w(id, i);
+    }
+    assert_int_equal(eg_store_apply(f->c, w, LONG_N), 0);
+    for (int i = 0; i < LONG_N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "c%04d", (i * 7) % LONG_N);
+        w[i] = cred_w("t0000", id, "u", i % 10, EG_TIME_NONE);
+    }
+    assert_int_equal(eg_store_apply(f->c, w, LONG_N), 0);
+    for (int i = 0; i < LONG_N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "k%04d", i);
+        w[i] = key_w("t0000", id, 0, i % 3);
+        for (size_t k = 0; k < EG_KEY_HASH_LEN; k++)
+            w[i].u.key.hash[k] = (uint8_t)(i * 31 + (int)k * 7 + (i >> 8));
+        w[i].u.key.hash[0] = (uint8_t)i;
+        w[i].u.key.hash[1] = (uint8_t)(i >> 8);
+    }
+    assert_int_equal(eg_store_apply(f->c, w, LONG_N), 0);
+    for (int i = 0; i < LONG_N; i++) {
+        assert_int_equal(w[i].rc, 0);
+        char id[32], name[32];
+        snprintf(id, sizeof(id), "d%04d", i);
+        snprintf(name, sizeof(name), "n%03d", i % 50);
+        w[i] = device_w(EG_W_DEVICE_ADD, "t0000", id, name);
+    }
+    assert_int_equal(eg_store_apply(f->c, w, LONG_N), 0);
+    free(w);
+
+    struct order o = {0};
+    assert_int_equal(eg_store_tenant_scan(f->c, order_tenant, &o), 0);
+    assert_int_equal(o.n, LONG_N);
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(eg_store_key_scan(f->c, "t0000", order_key, &o), 0);
+    assert_int_equal(o.n, LONG_N);
+    struct eg_cred_filter flt = {.tenant_id = "t0000", .now = 1};
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(
+        eg_store_cred_scan(f->c, &flt, NULL, SIZE_MAX, order_cred, &o), 0);
+    assert_int_equal(o.n, LONG_N);
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(eg_store_cred_scan(f->c, &flt, NULL, 300, order_cred, &o),
+                     0);
+    assert_int_equal(o.n, 300);
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(eg_store_cred_scan(f->c, &flt, NULL, 512, order_cred, &o),
+                     0);
+    assert_int_equal(o.n, 512);
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(
+        eg_store_device_scan(f->c, "t0000", NULL, SIZE_MAX, order_dev, &o), 0);
+    assert_int_equal(o.n, LONG_N);
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(eg_store_audit_scan(f->c, "t0000", NULL, INT64_MIN, 0,
+                                         SIZE_MAX, order_audit, &o),
+                     0);
+    assert_int_equal(o.n, LONG_N);
+}
+
+/* Order is byte order whatever the database's collation (COLLATE "C"). */
+static void test_pg_byte_order(void **state)
+{
+    struct fx *f = *state;
+    static const char *const names[] = {"b", "_x", "Zed", "a", "\xc3\xa9t\xc3\xa9",
+                                        "B", "a b", "ab"};
+    ok1(f->c, tenant_w("t1", 1));
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "d%zu", i);
+        ok1(f->c, device_w(EG_W_DEVICE_ADD, "t1", id, names[i]));
+        ok1(f->c, tenant_w(names[i], 1));
+    }
+    struct rows *r = rows_new();
+    assert_int_equal(
+        eg_store_device_scan(f->c, "t1", NULL, SIZE_MAX, device_cb, r), 0);
+    char got[256] = "";
+    for (int i = 0; i < r->n; i++) {
+        strcat(got, r->text[i]);
+        strcat(got, "|");
+    }
+    assert_string_equal(got, "B|Zed|_x|a|a b|ab|b|\xc3\xa9t\xc3\xa9|");
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(eg_store_tenant_scan(f->c, tenant_cb, r), 0);
+    assert_string_equal(joined(r), "B,Zed,_x,a,a b,ab,b,t1,\xc3\xa9t\xc3\xa9");
+    free(r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest common[] = {
         T(test_migrations_once),
         T(test_refuses_newer_schema),
-        T(test_open_errors),
-        T(test_file_mode),
         T(test_tenants),
         T(test_keys),
         T(test_accounts),
@@ -1349,5 +1763,28 @@ int main(void)
         T(test_busy_is_unavailable),
         T(test_overlong_value),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest sqlite_only[] = {
+        T(test_open_errors),
+        T(test_file_mode),
+    };
+    const struct CMUnitTest pg_only[] = {
+        T(test_pg_open_errors),
+        T(test_pg_async_commit),
+        T(test_pg_reconnect),
+        T(test_pg_long_scans),
+        T(test_pg_byte_order),
+    };
+    pg_base = getenv("ENGAGE_TEST_STORE_URL");
+    if (pg_base != NULL && pg_base[0] == '\0')
+        pg_base = NULL;
+    if (pg_base != NULL) {
+        int failed = cmocka_run_group_tests_name("store on PostgreSQL", common,
+                                                 NULL, NULL);
+        return failed + cmocka_run_group_tests_name("PostgreSQL only",
+                                                    pg_only, NULL, NULL);
+    }
+    int failed =
+        cmocka_run_group_tests_name("store on SQLite", common, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("SQLite only", sqlite_only,
+                                                NULL, NULL);
 }

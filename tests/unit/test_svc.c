@@ -334,9 +334,19 @@ static void test_paging(void **state)
                 eg_svc_cred_list_next(&f->svc, &l, 1000, remember, &seen), 0);
         pages++;
         if (pages == 1) {
-            /* Between pages: revoke one not yet seen, add one. */
+            /* Between pages: revoke one not yet seen (ids made in one
+             * millisecond list in id order, not creation order), add one. */
+            const char *victim = NULL;
+            for (int i = 9; i >= 0 && victim == NULL; i--) {
+                bool was_seen = false;
+                for (int k = 0; k < seen.n; k++)
+                    was_seen |= strcmp(seen.ids[k], ids[i]) == 0;
+                if (!was_seen)
+                    victim = ids[i];
+            }
+            assert_non_null(victim);
             struct eg_write rv;
-            assert_int_equal(eg_svc_cred_prepare_revoke(&f->p, ids[5], "r", &rv,
+            assert_int_equal(eg_svc_cred_prepare_revoke(&f->p, victim, "r", &rv,
                                                         &e),
                              0);
             assert_int_equal(eg_svc_write_sync(&f->svc, &rv), 0);
