@@ -1177,31 +1177,48 @@ static int write_one(struct eg_bconn *c, struct eg_write *w)
  * w[i].rc. Returns 0 once the transaction is committed (some writes may have
  * failed alone), else the error, which every rc then holds too: a write that
  * finds the store unavailable fails the batch, as a busy SQLite does. */
-static int pg_apply(struct eg_bconn *c, struct eg_write *w, size_t n)
+#define APPLY_RETRY 1 /* an unguarded write failed midway: apply again */
+
+/* One attempt at the batch: BEGIN, each write (in a savepoint when
+ * eg_write_guarded says so, or when all is set), COMMIT. */
+static int apply_once(struct eg_bconn *c, struct eg_write *w, size_t n,
+                      bool all)
 {
-    if (n == 0)
-        return 0;
     int rc = run_sql(c, "BEGIN");
     if (rc != 0)
         goto out;
     c->in_tx = true;
     for (size_t i = 0; i < n; i++) {
-        rc = run_sql(c, "SAVEPOINT w");
-        if (rc != 0)
-            goto out;
+        bool sp = all || eg_write_guarded(&w[i]);
+        if (sp) {
+            rc = run_sql(c, "SAVEPOINT w");
+            if (rc != 0)
+                goto out;
+        }
         int wrc = write_one(c, &w[i]);
         if (wrc == EG_EUNAVAILABLE) {
             rc = wrc;
             goto out;
         }
-        if (wrc != 0) {
+        if (wrc != 0 && !sp &&
+            (PQtransactionStatus(c->pg) == PQTRANS_INERROR ||
+             (wrc != EG_ENOTFOUND && wrc != EG_ECONFLICT))) {
+            /* The transaction is spoilt, or maybe half of the write is in:
+             * apply the batch again with every write in a savepoint. */
+            run_sql(c, "ROLLBACK");
+            c->in_tx = false;
+            return APPLY_RETRY;
+        }
+        if (wrc != 0 && sp) {
             rc = run_sql(c, "ROLLBACK TO SAVEPOINT w");
             if (rc != 0)
                 goto out;
         }
-        rc = run_sql(c, "RELEASE SAVEPOINT w");
-        if (rc != 0)
-            goto out;
+        if (sp) {
+            rc = run_sql(c, "RELEASE SAVEPOINT w");
+            if (rc != 0)
+                goto out;
+        }
         w[i].rc = wrc;
     }
     PGresult *r = NULL;
@@ -1221,6 +1238,16 @@ out:
         rc = EG_EINTERNAL;
     for (size_t i = 0; i < n; i++)
         w[i].rc = rc;
+    return rc;
+}
+
+static int pg_apply(struct eg_bconn *c, struct eg_write *w, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int rc = apply_once(c, w, n, false);
+    if (rc == APPLY_RETRY)
+        rc = apply_once(c, w, n, true);
     return rc;
 }
 

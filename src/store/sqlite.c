@@ -828,18 +828,6 @@ static int write_one(struct eg_bconn *c, struct eg_write *w)
 /* Applies w[0..n) in one IMMEDIATE transaction, each in a savepoint; sets
  * every w[i].rc. Returns 0 once the transaction is committed (some writes
  * may have failed alone), else the error, which every rc then holds too. */
-/* Whether w needs its own savepoint to fail alone. A plain credential create
- * or a revoke fails cleanly (EG_ENOTFOUND, EG_ECONFLICT) only on its first
- * statement, before it has changed anything, and otherwise only in ways that
- * are not expected to happen (the disk, a bad value); so the group-commit hot
- * path skips two statements per such write. */
-static bool guarded(const struct eg_write *w)
-{
-    if (w->kind == EG_W_CRED_REVOKE)
-        return false;
-    return !(w->kind == EG_W_CRED_CREATE && w->idem == NULL);
-}
-
 #define APPLY_RETRY 1 /* an unguarded write failed midway: apply again */
 
 /* One attempt at the batch: BEGIN, each write (in a savepoint when guarded,
@@ -851,7 +839,7 @@ static int apply_once(struct eg_bconn *c, struct eg_write *w, size_t n,
     if (rc != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        bool sp = all || guarded(&w[i]);
+        bool sp = all || eg_write_guarded(&w[i]);
         if (sp) {
             rc = run_id(c, ST_SAVEPOINT);
             if (rc != 0)

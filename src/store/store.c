@@ -97,6 +97,13 @@ void eg_store_close(struct eg_store *s)
     free(s);
 }
 
+bool eg_write_guarded(const struct eg_write *w)
+{
+    if (w->kind == EG_W_CRED_REVOKE)
+        return false;
+    return !(w->kind == EG_W_CRED_CREATE && w->idem == NULL);
+}
+
 bool eg_store_remote(const struct eg_store *s)
 {
     return s->be->remote;

@@ -183,6 +183,15 @@ struct eg_write {
     void *ctx;
 };
 
+/* Whether a backend must give w a savepoint of its own for it to fail
+ * alone. A plain credential create or a revoke fails cleanly (EG_ENOTFOUND,
+ * EG_ECONFLICT) only on its first statement, before it has changed anything,
+ * and otherwise only in ways not expected to happen (the disk, the network, a
+ * bad value); backends run such writes without a savepoint on the group-
+ * commit hot path and, should one fail midway anyway, apply the batch again
+ * with a savepoint for every write. */
+bool eg_write_guarded(const struct eg_write *w);
+
 /* One row of the audit trail, as stored. */
 struct eg_audit {
     int64_t seq;
