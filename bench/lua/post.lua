@@ -1,0 +1,58 @@
+-- POST {base}/credentials with {"userId":"bench-N","accessProfile":"staff"}
+-- and engage's auth headers; N is unique per request in the run.
+--   BENCH_PATH   the path to post to (e.g. /engage/credentials)
+--   BENCH_KEY    alle-subscription-key
+--   BENCH_BASIC  base64 of user:password for Authorization: Basic
+--   BENCH_RATE   optional: pace each wrk thread to this many POSTs/s (used
+--                for the 90/10 mix next to a separate reading wrk)
+--   BENCH_RUN    optional: a run tag, so user ids differ between runs
+local threads = 0
+local seq = 0
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+
+function setup(thread)
+   threads = threads + 1
+   thread:set("tid", threads)
+end
+
+function init(args)
+   local key, basic = os.getenv("BENCH_KEY"), os.getenv("BENCH_BASIC")
+   if key and key ~= "" then wrk.headers["alle-subscription-key"] = key end
+   if basic and basic ~= "" then wrk.headers["Authorization"] = "Basic " .. basic end
+   wrk.headers["Content-Type"] = "application/json"
+   wrk.method = "POST"
+   wrk.path = assert(os.getenv("BENCH_PATH"), "BENCH_PATH")
+   prefix = "bench-" .. (os.getenv("BENCH_RUN") or "0") .. "-"
+   seq = (tid or 0) * 1000000000
+end
+
+function request()
+   seq = seq + 1
+   return wrk.format(nil, nil, nil,
+      '{"userId":"' .. prefix .. seq .. '","accessProfile":"staff"}')
+end
+
+if rate and rate > 0 then
+   local ffi = require("ffi")
+   ffi.cdef [[
+      typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+      int clock_gettime(int clk, bench_timespec *ts);
+   ]]
+   local ts = ffi.new("bench_timespec")
+   local function now_ms()
+      ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+      return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+   end
+   local interval = 1000 / rate
+   local next_at = nil
+   -- each request gets the next slot of one timeline per thread; a thread
+   -- that fell behind by more than 100 ms forgets the backlog
+   function delay()
+      local now = now_ms()
+      if not next_at or now - next_at > 100 then next_at = now end
+      next_at = next_at + interval
+      local d = next_at - now
+      if d < 0 then return 0 end
+      return math.floor(d)
+   end
+end
