@@ -1253,11 +1253,13 @@ static int db_open(const char *path, sqlite3 **out, char *msg, size_t msglen)
         rc = EG_EINTERNAL;
         goto out;
     }
-    /* temp_store=MEMORY keeps the savepoint sub-journals of a batch (one per
-     * write) off the disk. */
+    /* temp_store=MEMORY keeps the savepoint sub-journals of a batch off the
+     * disk. No mmap: SQLite drops a connection's whole map whenever another
+     * connection has committed, so under group commit every reader would
+     * unmap and fault its pages in again after every batch (measured: reads
+     * at 40 % of their read-only rate with 10 % writes). */
     s = sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                         "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192; "
-                         "PRAGMA mmap_size=1073741824;",
+                         "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;",
                      NULL, NULL, NULL);
     if (s != SQLITE_OK) {
         snprintf(msg, msglen, "cannot open store %s: %s", path,

@@ -9,6 +9,7 @@
 #include "svc/svc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,56 @@ static void copy_str(char *dst, const struct eg_str *v)
     dst[v->len] = '\0';
 }
 
+/* Profiles are never removed, so a profile once found exists for good: the
+ * positive answers are remembered (C14 costs no store read on the hot path).
+ * A miss asks the store, so a profile made by the CLI is found at once. */
+#define PROFILE_SLOTS 1024
+
+struct profile_slot {
+    const struct eg_store *store; /* one process may open several */
+    char tenant_id[EG_ID_MAX];
+    char profile_id[EG_TEXT_MAX];
+};
+
+static struct profile_slot profile_cache[PROFILE_SLOTS];
+static pthread_rwlock_t profile_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static int profile_exists(struct eg_svc *svc, const char *tenant_id,
+                          const char *profile_id)
+{
+    unsigned char h[4];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)tenant_id,
+                              strlen(tenant_id) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)profile_id,
+                              strlen(profile_id));
+    crypto_generichash_final(&st, h, sizeof(h));
+    uint32_t v;
+    memcpy(&v, h, sizeof(v));
+    struct profile_slot *slot = &profile_cache[v % PROFILE_SLOTS];
+    pthread_rwlock_rdlock(&profile_lock);
+    bool hit = slot->store == svc->store &&
+               strcmp(slot->tenant_id, tenant_id) == 0 &&
+               strcmp(slot->profile_id, profile_id) == 0;
+    pthread_rwlock_unlock(&profile_lock);
+    if (hit)
+        return 0;
+    struct eg_store_conn *conn = eg_store_conn(svc->store);
+    if (conn == NULL)
+        return EG_EUNAVAILABLE;
+    struct eg_profile prof;
+    int rc = eg_store_profile_get(conn, tenant_id, profile_id, &prof);
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&profile_lock);
+        slot->store = svc->store;
+        eg_strlcpy(slot->tenant_id, tenant_id, sizeof(slot->tenant_id));
+        eg_strlcpy(slot->profile_id, profile_id, sizeof(slot->profile_id));
+        pthread_rwlock_unlock(&profile_lock);
+    }
+    return rc;
+}
+
 int eg_svc_cred_prepare_create(struct eg_svc *svc, const struct eg_principal *p,
                                const struct eg_cred_input *in,
                                const char *request_id, struct eg_write *w,
@@ -217,11 +268,7 @@ int eg_svc_cred_prepare_create(struct eg_svc *svc, const struct eg_principal *p,
     w->kind = EG_W_CRED_CREATE;
     copy_str(c->access_profile, &in->access_profile);
 
-    struct eg_store_conn *conn = eg_store_conn(svc->store);
-    if (conn == NULL)
-        return eg_error_set(err, EG_EUNAVAILABLE, NULL);
-    struct eg_profile prof;
-    rc = eg_store_profile_get(conn, p->tenant_id, c->access_profile, &prof);
+    rc = profile_exists(svc, p->tenant_id, c->access_profile);
     if (rc == EG_ENOTFOUND)
         return eg_error_set(err, EG_EUNKNOWNPROFILE,
                             "accessProfile '%s' is not an access profile of "
