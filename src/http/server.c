@@ -4,18 +4,23 @@
  * A request lives in a struct req from its first handler call to the
  * completion callback. Its path through the handler:
  *
- *   first call: route (404, 405), then, when no body is expected, authenticate
- *   and run at once; when a body is expected and auth is decided from the
- *   cache, answer 401/413/415 before reading it (libmicrohttpd then closes the
- *   connection, so an unread body never poisons keep-alive: C5).
+ *   first call: route (404, 405) and authenticate (from the cache, or by an
+ *   Argon2id check on an auth worker, after which libmicrohttpd calls us
+ *   again in the same first-call state). With a body on the way, whatever
+ *   the head decides (401, 413 by Content-Length, 415) is answered before the
+ *   body is read: libmicrohttpd then closes the connection, so an unread body
+ *   never poisons keep-alive (C5). Other answers wait for the final call,
+ *   since libmicrohttpd 0.9.75 closes any connection answered earlier.
  *   body calls: keep at most EG_BODY_MAX bytes, count and drop the rest.
- *   final call: the checks of C5 in order, then the operation.
+ *   final call: the rest of C5 in order (413 by size, 400), then the
+ *   operation.
  *
  * Work that must wait never blocks a pool thread: an Argon2id verification
- * (auth cache miss) runs on an auth worker, and a write goes to the group-
- * commit writer; the connection is suspended first and resumed by the thread
- * that finishes the work (DESIGN "libmicrohttpd 0.9.75"). `inflight` counts
- * suspended connections so a stop can wait for them.
+ * runs on an auth worker, a write goes to the group-commit writer, and with a
+ * remote store every store call runs on an I/O worker; the connection is
+ * suspended first and resumed by the thread that finishes the work (DESIGN
+ * "libmicrohttpd 0.9.75"). `inflight` counts suspended connections and
+ * `busy` the requests being answered, so a stop can wait for both.
  */
 #include "http/server.h"
 
@@ -66,7 +71,8 @@ struct server {
     char base[256];
     size_t baselen;
     atomic_int inflight; /* suspended connections */
-    atomic_int active;   /* requests begun and not yet completed */
+    atomic_int busy;     /* requests being answered: complete, not yet
+                            fully sent (a client stalled mid-body is not) */
     char *tls_cert, *tls_key;
     struct eg_pool *auth_pool; /* Argon2id verifications */
     struct eg_pool *io_pool;   /* a remote store's round trips; NULL for an
@@ -94,9 +100,8 @@ struct req {
     int opidx;
     bool body_expected;
     bool auth_ok;
-    bool auth_pending; /* verify at the final call */
-    bool verify_final; /* the verification runs in the final call */
     struct eg_error auth_err;
+    bool busy;        /* counted in server.busy */
     bool has_pending; /* an answer decided in the first call */
     struct eg_error pending;
     char allow[64];
@@ -797,6 +802,25 @@ static int auth_from_cache(struct req *r)
     return 0;
 }
 
+/* Auth is decided, still in the first call. Without a body, the answer
+ * waits for the final call. With one, whatever can be decided from the head
+ * is answered before the body is read (libmicrohttpd then closes the
+ * connection, so the unread body never reaches the next request: C5). */
+static enum MHD_Result authenticated(struct req *r)
+{
+    if (!r->body_expected) {
+        r->state = ST_DECIDED;
+        return MHD_YES;
+    }
+    r->state = ST_BODY;
+    if (!r->auth_ok)
+        return answer_error(r, &r->auth_err, NULL);
+    struct eg_error e;
+    if (header_body_checks(r, &e))
+        return answer_error(r, &e, NULL);
+    return MHD_YES;
+}
+
 /* The first call: route and authenticate. Nothing is queued here unless
  * the connection is to be closed: libmicrohttpd 0.9.75 closes any connection
  * whose answer is queued before the request is complete, so answers that keep
@@ -850,40 +874,24 @@ static enum MHD_Result first_call(struct req *r, const char *url,
     }
     r->opidx = (int)(r->op - eg_ops);
 
-    int rc = auth_from_cache(r);
-    if (rc == EG_AUTH_NEED_VERIFY) {
-        if (r->body_expected) {
-            /* Verified once the body is in, at the final call. */
-            r->auth_pending = true;
-            return MHD_YES;
-        }
+    if (auth_from_cache(r) == EG_AUTH_NEED_VERIFY) {
+        /* Verified before any body is read; the handler is called again in
+         * this same first-call state once the worker resumes us. */
         verify_async(r);
         return MHD_YES;
     }
-    if (!r->body_expected)
-        return MHD_YES;
-    /* A body follows. Whatever can be decided now is answered before it is
-     * read (libmicrohttpd then closes the connection: C5). */
-    if (!r->auth_ok)
-        return answer_error(r, &r->auth_err, NULL);
-    struct eg_error e;
-    if (header_body_checks(r, &e))
-        return answer_error(r, &e, NULL);
-    return MHD_YES;
+    return authenticated(r);
 }
 
 /* The final call: the request is complete, answers keep the connection. */
 static enum MHD_Result final_call(struct req *r)
 {
+    r->busy = true;
+    atomic_fetch_add(&r->srv->busy, 1);
     if (r->operational)
         return operational(r, r->url, r->method);
     if (r->has_pending)
         return answer_error(r, &r->pending, r->allow);
-    if (r->auth_pending) {
-        r->auth_pending = false;
-        verify_async(r);
-        return MHD_YES;
-    }
     return after_auth(r);
 }
 
@@ -905,7 +913,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
         r->opidx = -1;
         eg_buf_init(&r->body, EG_BODY_MAX);
         *con_cls = r;
-        atomic_fetch_add(&srv->active, 1);
         return first_call(r, url, method);
     }
     switch (r->state) {
@@ -920,13 +927,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
         else
             eg_error_set(&r->auth_err, r->pend.result, NULL);
         memset(&r->pend, 0, sizeof(r->pend));
-        if (!r->verify_final) {
-            /* Still the first call: answer at the final one. */
-            r->state = ST_DECIDED;
-            return MHD_YES;
-        }
-        r->state = ST_DONE;
-        return after_auth(r);
+        return authenticated(r);
     case ST_OP_WAIT:
         atomic_fetch_sub(&srv->inflight, 1);
         r->state = ST_DONE;
@@ -940,7 +941,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
             return MHD_YES;
         }
         r->state = ST_DONE;
-        r->verify_final = true;
         return final_call(r);
     case ST_DECIDED:
         if (*upload_data_size > 0) {
@@ -948,7 +948,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
             return MHD_YES;
         }
         r->state = ST_DONE;
-        r->verify_final = true;
         return final_call(r);
     case ST_DONE:
         break;
@@ -967,7 +966,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (r == NULL)
         return;
-    atomic_fetch_sub(&r->srv->active, 1);
+    if (r->busy)
+        atomic_fetch_sub(&r->srv->busy, 1);
     eg_call_cleanup(&r->call);
     json_decref(r->json_body);
     if (r->stream != NULL)
@@ -1254,7 +1254,7 @@ void eg_http_stop(struct eg_http *h)
      * or a commit, or still being answered) finish, then stop. */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
     for (int i = 0; i < 500 && (atomic_load(&srv->inflight) > 0 ||
-                                atomic_load(&srv->active) > 0);
+                                atomic_load(&srv->busy) > 0);
          i++)
         usleep(10000);
     MHD_stop_daemon(srv->daemon);
