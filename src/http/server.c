@@ -780,12 +780,36 @@ static void client_address(struct req *r)
 
 /* Authenticate from the cache. Returns 0 when decided (auth_ok or auth_err
  * set), or EG_AUTH_NEED_VERIFY with r->pend filled. */
+struct renew {
+    struct eg_auth *auth;
+    struct eg_auth_pending pend;
+};
+
+static void renew_job(void *arg)
+{
+    struct renew *job = arg;
+    eg_auth_verify(job->auth, &job->pend); /* wipes the secrets */
+    free(job);
+}
+
 static int auth_from_cache(struct req *r)
 {
     struct eg_auth *a = r->srv->svc.auth;
     const char *key = header(r, "alle-subscription-key");
     int rc = eg_auth_check(a, key, header(r, "Authorization"),
                            &r->call.principal, &r->pend, &r->auth_err);
+    if (rc == EG_AUTH_OK_REFRESH) {
+        /* Served from the cache; the entry is renewed in the background
+         * before it expires, so no request waits for an Argon2id check. */
+        struct renew *job = malloc(sizeof(*job));
+        if (job == NULL)
+            abort();
+        job->auth = a;
+        job->pend = r->pend;
+        memset(&r->pend, 0, sizeof(r->pend));
+        eg_pool_submit(r->srv->auth_pool, renew_job, job);
+        rc = 0;
+    }
     if (rc == EG_AUTH_NEED_VERIFY) {
         /* C9: a client or key with too many recent failures waits. */
         client_address(r);

@@ -132,7 +132,12 @@ static int authenticate(struct session *s, struct eg_principal *p,
 {
     struct eg_auth_pending pend;
     int rc = eg_auth_check(s->svc.auth, s->key, s->authz, p, &pend, err);
-    if (rc == EG_AUTH_NEED_VERIFY) {
+    if (rc == EG_AUTH_OK_REFRESH) {
+        /* A hit near the end of its life: renew it now (MCP may wait). */
+        if (eg_auth_verify(s->svc.auth, &pend) == 0)
+            *p = pend.principal;
+        rc = 0;
+    } else if (rc == EG_AUTH_NEED_VERIFY) {
         rc = eg_auth_verify(s->svc.auth, &pend);
         if (rc == 0)
             *p = pend.principal;

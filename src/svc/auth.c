@@ -32,6 +32,7 @@
 
 struct entry {
     bool used;
+    bool refreshing; /* a renewal was handed out (guarded by lock) */
     uint8_t tag[32];
     int64_t gen;
     int64_t expires; /* ms, eg_time_now() clock */
@@ -331,19 +332,32 @@ static size_t slot_of(const uint8_t tag[32])
 
 /* The principal of a cached, still valid pair with this tag. */
 static bool cached(struct eg_auth *a, const uint8_t tag[32],
-                   struct eg_principal *p)
+                   struct eg_principal *p, bool *renew)
 {
     int64_t gen = atomic_load(&a->gen);
     int64_t now = eg_time_now();
     bool hit = false;
+    bool old = false;
     struct entry *e = &a->cache[slot_of(tag)];
     pthread_rwlock_rdlock(&a->lock);
     if (e->used && sodium_memcmp(e->tag, tag, 32) == 0 && e->gen >= gen &&
         now < e->expires) {
         *p = e->principal;
         hit = true;
+        /* In the last fifth of its life, and nobody renewing it yet. */
+        old = !e->refreshing &&
+              e->expires - now < (int64_t)a->ttl_s * 1000 / 5;
     }
     pthread_rwlock_unlock(&a->lock);
+    if (old && renew != NULL) {
+        pthread_rwlock_wrlock(&a->lock);
+        if (e->used && sodium_memcmp(e->tag, tag, 32) == 0 &&
+            !e->refreshing) {
+            e->refreshing = true;
+            *renew = true;
+        }
+        pthread_rwlock_unlock(&a->lock);
+    }
     return hit;
 }
 
@@ -418,11 +432,14 @@ int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
     uint8_t tag[32];
     crypto_generichash_final(&st, tag, sizeof(tag));
 
-    if (cached(a, tag, p)) {
+    bool renew = false;
+    if (cached(a, tag, p, &renew)) {
         atomic_fetch_add(&a->hits, 1);
-        return 0;
+        if (!renew)
+            return 0;
+    } else {
+        atomic_fetch_add(&a->misses, 1);
     }
-    atomic_fetch_add(&a->misses, 1);
 
     memset(pend, 0, sizeof(*pend));
     int rc = parse_basic(authz_hdr, pend, err);
@@ -436,6 +453,10 @@ int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
         pend->key[0] = '\0';
     }
     memcpy(pend->tag, tag, sizeof(tag));
+    if (renew) {
+        pend->refresh = true;
+        return EG_AUTH_OK_REFRESH;
+    }
     return EG_AUTH_NEED_VERIFY;
 }
 
@@ -451,7 +472,7 @@ int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
     /* Many requests with one new pair (a client opening its connections)
      * queue up behind the first verification: whichever finished first
      * has cached the pair, and the rest need no hash of their own. */
-    if (cached(a, pend->tag, &pend->principal)) {
+    if (!pend->refresh && cached(a, pend->tag, &pend->principal, NULL)) {
         pend->result = 0;
         goto out;
     }
@@ -509,6 +530,7 @@ int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
     e->gen = gen;
     e->expires = eg_time_now() + (int64_t)a->ttl_s * 1000;
     e->principal = *p;
+    e->refreshing = false;
     pthread_rwlock_unlock(&a->lock);
 out:
     sodium_memzero(pend->key, sizeof(pend->key));

@@ -23,6 +23,7 @@
 #include "svc/svc.h"
 
 #define EG_AUTH_NEED_VERIFY 1
+#define EG_AUTH_OK_REFRESH 2
 
 /* What a verification needs, copied out of the request. Wiped after use. */
 struct eg_auth_pending {
@@ -30,6 +31,7 @@ struct eg_auth_pending {
     char key[EG_SUBKEY_MAX];
     char username[EG_USERNAME_MAX];
     char password[EG_PASSWORD_MAX];
+    bool refresh;                  /* verify even though the pair is cached */
     int result;                    /* set by eg_auth_verify */
     struct eg_principal principal; /* set by eg_auth_verify on success */
 };
@@ -47,7 +49,10 @@ void eg_auth_free(struct eg_auth *a);
  * Judge the two header values (either may be NULL when absent). Returns 0 with
  * *p filled (a cached pair), EG_EUNAUTHORIZED with a message in err, or
  * EG_AUTH_NEED_VERIFY with *pend filled: then call eg_auth_verify(pend).
- * Never blocks.
+ * EG_AUTH_OK_REFRESH is a cache hit (*p filled) whose entry is near the end
+ * of its lifetime: *pend is filled too, for eg_auth_verify to renew the entry
+ * in the background, so that no request ever waits for the expiry (only one
+ * request per entry is asked to). Never blocks.
  */
 int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
                   struct eg_principal *p, struct eg_auth_pending *pend,
