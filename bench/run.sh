@@ -22,6 +22,8 @@
 #                     the userId list (extra runs after the measured ones);
 #                     the reports stay in the work dir (perf-*.txt)
 #   BENCH_NO_INSTALL=1  do not apt-get / npm ci; fail when a tool is missing
+#   BENCH_PG=0        skip the PostgreSQL rows (bench/pg.sh, issue 6)
+#   BENCH_PG_N        credentials in the PostgreSQL tenant (default BENCH_SMALL)
 if [ -z "${BASH_VERSION:-}" ]; then
     exec bash "$0" "$@"
 fi
@@ -64,6 +66,7 @@ cleanup() {
         done
         kill -KILL "$p" 2>/dev/null
     done
+    declare -F pg_cleanup >/dev/null && pg_cleanup
     if [ $rc != 0 ]; then
         [ -d "${W:-}" ] && log "failed; logs kept in $W"
     elif [ "${BENCH_KEEP:-0}" != 1 ] && [ "${BENCH_PROFILE:-0}" != 1 ] &&
@@ -137,6 +140,7 @@ deps() {
         npm ci --prefix "$BENCH_SRC" --no-audit --no-fund >&2 || die "npm ci --prefix bench failed"
     fi
     [ -x "$ENGAGE" ] || die "no $ENGAGE (run make first)"
+    pg_deps
 }
 
 # --------------------------------------------------------------------------
@@ -278,7 +282,12 @@ fold_rounds() { # NAME: NAME.KEY = the median over the rounds
 # --------------------------------------------------------------------------
 # engage
 
-engage() { "$ENGAGE" --store "sqlite:$1" "${@:2}"; }
+engage() { # STORE ARGS...: STORE is an SQLite path or a postgres:// URL
+    case "$1" in
+    postgres://* | postgresql://*) "$ENGAGE" --store "$1" "${@:2}" ;;
+    *) "$ENGAGE" --store "sqlite:$1" "${@:2}" ;;
+    esac
+}
 
 # start_engage DB PORT: ENGAGE_PID; stderr to engage-PORT.log
 start_engage() {
@@ -727,6 +736,10 @@ main() {
     R[start.max]=$(printf '%s\n' "${R[start.1]}" "${R[start.2]}" "${R[start.3]}" | sort -n | tail -1)
 
     stop_pid "$NGINX_PID"
+
+    # ---------------------------------------------------------------- PostgreSQL
+    pg_bench
+
     BUSY_END=$(busy_pct)
     R[total.s]=$(calc "(${EPOCHREALTIME/./} - $T_START) / 1e6")
     report "$NPROC" "$CPU" >"$W/table.md"
@@ -787,6 +800,7 @@ report() {
     row "static file at each credential path, again (next to the userId run)" nginx "$CONNS" nginx2 "1.00" "" "" "$(errs nginx2)the nginx of the next row"
     row "\`GET {base}/credentials?userId=U\` (${R[user.items]} credentials), tenant of $N_BIG" "**engage**" "$CONNS" user "**$(fmt %.2f "$(calc "${R[user.rps]} / ${R[nginx2.rps]}")")**" "" "" "$(errs user)"
     echo
+    pg_report
     echo "| whole list and start-up, tenant of $N_BIG | figure | notes |"
     echo "|---|---|---|"
     printf '| `GET {base}/credentials` (the whole list), curl to /dev/null | **%s credentials/s** (%s MB/s) | %s credentials, %s bytes in %s s; a second pass through a counter: %s /s |\n' \
@@ -797,7 +811,7 @@ report() {
         "$(fmt %.1f "${R[slow.growth]}")" "$(fmt %+.1f "${R[slow.after]}")" "${R[slow.open]}"
     printf '| start-up until `/readyz` is 200 (polled every 2 ms) | **%s ms** (median of 3; worst %s ms) | first start after seeding: %s ms; page cache warm |\n' \
         "$(fmt %.0f "${R[start.median]}")" "$(fmt %.0f "${R[start.max]}")" "$(fmt %.0f "${R[start.first]}")"
-    printf '| engage memory at the end | VmRSS %s MiB, RssAnon %s MiB | VmRSS counts the mmap-ed store pages |\n' \
+    printf '| engage memory at the end | VmRSS %s MiB, RssAnon %s MiB | VmRSS counts the page cache SQLite keeps per connection |\n' \
         "$(fmt %.0f "$(mib "${R[big.rss]}")")" "$(fmt %.0f "$(mib "${R[big.anon]}")")"
     echo
     echo "| target (issue #4) | measured | |"
@@ -820,5 +834,8 @@ report() {
     printf '| start-up on %s ≤ 200 ms | %s ms | %s |\n' "$N_BIG" "$(fmt %.0f "${R[start.median]}")" "$(verdict "${R[start.median]} <= 200")"
     printf '| ≥ 30 × Prism mock, ≥ 30 × json-server (point reads) | %s × / %s × | %s |\n' "$(fmt %.1f "$rp")" "$(fmt %.1f "$rj")" "$(verdict "$rp >= 30 && $rj >= 30")"
 }
+
+# shellcheck source=bench/pg.sh
+. "$BENCH_SRC/pg.sh"
 
 main "$@"

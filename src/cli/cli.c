@@ -705,7 +705,7 @@ static const struct cmd cmds[] = {
      "                            [ENGAGE_MAX_CONNECTIONS] (default 4096)\n"
      "  --io-threads N            run store calls on N worker threads, so no\n"
      "                            HTTP thread waits on a round trip\n"
-     "                            [ENGAGE_IO_THREADS] (default: 16 for a\n"
+     "                            [ENGAGE_IO_THREADS] (default: 8 for a\n"
      "                            remote store, 0 = on the HTTP threads for\n"
      "                            SQLite)\n"
      "  --user NAME               after binding, give the store's files to\n"

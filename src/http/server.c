@@ -53,7 +53,7 @@ extern const size_t eg_spec_len;
 
 #define JSON_TYPE "application/json; charset=utf-8"
 #define AUTH_WORKERS 2
-#define IO_WORKERS 16
+#define IO_WORKERS 8
 #define STREAM_BLOCK (32 * 1024)
 
 /* The statuses counted in /metrics, and latency buckets in seconds. */
@@ -392,6 +392,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     struct stream *st = cls;
+    if (st->waiting)
+        atomic_fetch_sub(&st->srv->inflight, 1); /* the reader had gone */
     eg_buf_free(&st->out);
     free(st);
 }
@@ -992,6 +994,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (r->busy)
         atomic_fetch_sub(&r->srv->busy, 1);
+    if (r->state == ST_AUTH_WAIT || r->state == ST_OP_WAIT)
+        /* Resumed, but the client had gone: libmicrohttpd closed the
+         * connection without calling the handler again. */
+        atomic_fetch_sub(&r->srv->inflight, 1);
     eg_call_cleanup(&r->call);
     json_decref(r->json_body);
     if (r->stream != NULL)
@@ -1277,10 +1283,16 @@ void eg_http_stop(struct eg_http *h)
     /* Stop taking connections; let requests in flight (suspended for a hash
      * or a commit, or still being answered) finish, then stop. */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
-    for (int i = 0; i < 500 && (atomic_load(&srv->inflight) > 0 ||
-                                atomic_load(&srv->busy) > 0);
+    int i = 0;
+    for (; i < 500 && (atomic_load(&srv->inflight) > 0 ||
+                       atomic_load(&srv->busy) > 0);
          i++)
         usleep(10000);
+    if (i == 500)
+        eg_log(EG_LOG_WARN,
+               "stopping with %d requests still waiting and %d being "
+               "answered after 5 s",
+               atomic_load(&srv->inflight), atomic_load(&srv->busy));
     MHD_stop_daemon(srv->daemon);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
