@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libsodium-dev libcmocka-dev curl python3 python3-pytest python3-yaml sqlite3
-postgresql-15 libpq-dev nginx"
+postgresql-15 libpq-dev nginx openssl clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

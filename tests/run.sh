@@ -6,6 +6,8 @@
 # then, on a PostgreSQL server of its own (tests/pg/pg.sh, stopped on exit),
 # the store unit tests and the API tests again, and the many-node and fault
 # tests of tests/pg. PostgreSQL failing to start is a failure, never a skip.
+# Also the hardening tests (tests/hardening), SIGKILL rounds (tests/crash)
+# and, when FUZZ_BIN_DIR is set, each libFuzzer driver (fuzz/run.sh).
 # Prints each stage's output and ends with exactly one line "N passed, N failed";
 # exits non-zero when a test failed or a stage could not run (no tests is a failure).
 set -u
@@ -109,6 +111,11 @@ else
         tests/api/test_extensions.py tests/api/test_integrator.py
     run_pytest "MCP tests (pytest)" \
         "$PY" -m pytest -q -p no:cacheprovider tests/mcp
+    # Issue 5: limits, slow clients, graceful stop, rate limit, TLS, HTTP/2
+    # through nginx, --user; then SIGKILL rounds (C27; CRASH_ROUNDS, 3 here).
+    run_pytest "hardening tests (pytest)" "$PY" -m pytest -q -p no:cacheprovider tests/hardening
+    run_pytest "crash tests, SIGKILL rounds (pytest)" \
+        env CRASH_ROUNDS="${CRASH_ROUNDS:-3}" "$PY" -m pytest -q -s -p no:cacheprovider tests/crash
     if [ -x node_modules/.bin/prism ]; then
         # Against the spec as shipped (with engage's extensions) and against
         # the original, unchanged spec.
@@ -162,6 +169,22 @@ PGDIR=""
 if [ -x "$ENGAGE_BIN" ]; then
     run_pytest "PostgreSQL: many nodes and faults (pytest tests/pg)" \
         "$PY" -m pytest -q -p no:cacheprovider tests/pg
+fi
+
+# ---- fuzzing (fuzz/run.sh): each libFuzzer driver replays its regressions
+# and then fuzzes for FUZZ_SECONDS; one result per driver. Only when the
+# Makefile built the drivers (FUZZ_BIN_DIR; not under SANITIZE=1).
+if [ -n "${FUZZ_BIN_DIR:-}" ]; then
+    for bin in "$FUZZ_BIN_DIR"/fuzz_*; do
+        [ -x "$bin" ] || continue
+        d=${bin##*/fuzz_}
+        echo "==== fuzz $d (${FUZZ_SECONDS:-60} s)"
+        if sh fuzz/run.sh "${FUZZ_SECONDS:-60}" "$d"; then
+            PASSED=$((PASSED + 1))
+        else
+            FAILED=$((FAILED + 1))
+        fi
+    done
 fi
 
 echo "$PASSED passed, $FAILED failed"

@@ -45,6 +45,7 @@ struct cmd_args {
     const char *access_log, *log_level, *idem_ttl, *fail_limit, *fail_window;
     const char *count, *users, *batch, *profile, *prefix;
     const char *tls_cert, *tls_key, *rate_limit, *max_conns, *user, *io_threads;
+    const char *idle_timeout;
     bool password_stdin;
     bool help;
 };
@@ -568,8 +569,15 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
     }
     if (parse_uint("--max-connections",
                    env_or(a->max_conns, "ENGAGE_MAX_CONNECTIONS", "4096"),
-                   1000000, &cfg.max_connections) != 0)
+                   1000000, &cfg.max_connections) != 0 ||
+        parse_uint("--idle-timeout",
+                   env_or(a->idle_timeout, "ENGAGE_IDLE_TIMEOUT", "60"), 86400,
+                   &cfg.idle_timeout_s) != 0)
         return EXIT_USAGE;
+    if (cfg.idle_timeout_s == 0) {
+        fprintf(stderr, "engage: --idle-timeout must be at least 1\n");
+        return EXIT_USAGE;
+    }
     const char *rate = env_or(a->rate_limit, "ENGAGE_RATE_LIMIT", NULL);
     if (rate != NULL) {
         char rps[32];
@@ -657,7 +665,8 @@ static const char *const serve_opts[] = {
     "--listen=",     "--base-path=", "--threads=", "--auth-cache-ttl=",
     "--access-log=", "--log-level=", "--idempotency-ttl=",
     "--auth-fail-limit=", "--auth-fail-window=", "--tls-cert=", "--tls-key=",
-    "--rate-limit=", "--max-connections=", "--user=", "--io-threads=", NULL};
+    "--rate-limit=", "--max-connections=", "--user=", "--io-threads=",
+    "--idle-timeout=", NULL};
 
 static const struct cmd cmds[] = {
     {"serve", NULL, 0,
@@ -665,7 +674,8 @@ static const struct cmd cmds[] = {
      "[--auth-cache-ttl SECONDS] [--auth-fail-limit N] "
      "[--auth-fail-window SECONDS] [--idempotency-ttl SECONDS] "
      "[--access-log FILE|-] [--log-level LEVEL] [--tls-cert FILE --tls-key FILE] "
-     "[--rate-limit RPS[:BURST]] [--max-connections N] [--io-threads N] "
+     "[--rate-limit RPS[:BURST]] [--max-connections N] [--idle-timeout SECONDS] "
+     "[--io-threads N] "
      "[--user NAME]",
      "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
      "\n"
@@ -703,6 +713,9 @@ static const struct cmd cmds[] = {
      "                            [ENGAGE_RATE_LIMIT] (default: off)\n"
      "  --max-connections N       open connections at most\n"
      "                            [ENGAGE_MAX_CONNECTIONS] (default 4096)\n"
+     "  --idle-timeout SECONDS    close a connection that has been idle (or\n"
+     "                            has sent nothing) this long\n"
+     "                            [ENGAGE_IDLE_TIMEOUT] (default 60)\n"
      "  --io-threads N            run store calls on N worker threads, so no\n"
      "                            HTTP thread waits on a round trip\n"
      "                            [ENGAGE_IO_THREADS] (default: 8 for a\n"
@@ -861,6 +874,7 @@ static const struct {
     F("--max-connections", max_conns),
     F("--user", user),
     F("--io-threads", io_threads),
+    F("--idle-timeout", idle_timeout),
 #undef F
 };
 

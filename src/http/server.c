@@ -71,8 +71,10 @@ struct server {
     char base[256];
     size_t baselen;
     atomic_int inflight; /* suspended connections */
-    atomic_int busy;     /* requests being answered: complete, not yet
-                            fully sent (a client stalled mid-body is not) */
+    atomic_int busy;     /* requests in engage's hands (not waiting on their
+                            client): a stop waits for these, so it never meets
+                            a suspended connection */
+    atomic_bool stopping; /* set by eg_http_stop: new requests get 503 */
     char *tls_cert, *tls_key;
     struct eg_pool *auth_pool; /* Argon2id verifications */
     struct eg_pool *io_pool;   /* a remote store's round trips; NULL for an
@@ -828,6 +830,28 @@ static int auth_from_cache(struct req *r)
     return 0;
 }
 
+/* A request is busy while it is in engage's hands, from its head until its
+ * client is waited on (for a body, or to ask for the answer) and again from
+ * the final call until it completes. Busy is entered before `stopping` is
+ * read (both sequentially consistent), so eg_http_stop, which sets stopping
+ * and then waits for busy to drain, never meets a request that is about to
+ * suspend its connection. */
+static void enter_busy(struct req *r)
+{
+    if (!r->busy) {
+        r->busy = true;
+        atomic_fetch_add(&r->srv->busy, 1);
+    }
+}
+
+static void leave_busy(struct req *r)
+{
+    if (r->busy) {
+        r->busy = false;
+        atomic_fetch_sub(&r->srv->busy, 1);
+    }
+}
+
 /* Auth is decided, still in the first call. Without a body, the answer
  * waits for the final call. With one, whatever can be decided from the head
  * is answered before the body is read (libmicrohttpd then closes the
@@ -836,9 +860,11 @@ static enum MHD_Result authenticated(struct req *r)
 {
     if (!r->body_expected) {
         r->state = ST_DECIDED;
+        leave_busy(r);
         return MHD_YES;
     }
     r->state = ST_BODY;
+    leave_busy(r);
     if (!r->auth_ok)
         return answer_error(r, &r->auth_err, NULL);
     struct eg_error e;
@@ -862,6 +888,12 @@ static enum MHD_Result first_call(struct req *r, const char *url,
         new_request_id(r->request_id);
     r->body_expected = expects_body(r);
     r->state = r->body_expected ? ST_BODY : ST_DECIDED;
+    enter_busy(r);
+    if (atomic_load(&srv->stopping)) {
+        struct eg_error e;
+        eg_error_set(&e, EG_EUNAVAILABLE, "The server is stopping.");
+        return answer_error(r, &e, NULL); /* and libmicrohttpd closes */
+    }
     if (srv->access_log_fd >= 0) {
         snprintf(r->method_seen, sizeof(r->method_seen), "%s", method);
         snprintf(r->path_seen, sizeof(r->path_seen), "%s", url);
@@ -871,12 +903,16 @@ static enum MHD_Result first_call(struct req *r, const char *url,
         eg_strlcpy(r->url, url, sizeof(r->url));
         eg_strlcpy(r->method, method, sizeof(r->method));
         r->operational = true;
+        leave_busy(r);
         return MHD_YES;
     }
 
     /* C5: unknown path 404, then method 405. */
     bool known = false;
-    const char *route_method = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    /* HEAD is not an operation of the API: libmicrohttpd 0.9.75 would end a
+     * streamed (chunked) list with a body on a HEAD, corrupting keep-alive,
+     * so API paths answer it 405 like any other method they lack. */
+    const char *route_method = method;
     if (strncmp(url, srv->base, srv->baselen) == 0 &&
         url[srv->baselen] == '/') {
         r->op = eg_op_route(route_method, url + srv->baselen, r->call.args,
@@ -896,6 +932,7 @@ static enum MHD_Result first_call(struct req *r, const char *url,
         /* With a body on the way, answer now and close (C5). */
         if (r->body_expected)
             return answer_error(r, &r->pending, r->allow);
+        leave_busy(r);
         return MHD_YES;
     }
     r->opidx = (int)(r->op - eg_ops);
@@ -912,8 +949,12 @@ static enum MHD_Result first_call(struct req *r, const char *url,
 /* The final call: the request is complete, answers keep the connection. */
 static enum MHD_Result final_call(struct req *r)
 {
-    r->busy = true;
-    atomic_fetch_add(&r->srv->busy, 1);
+    enter_busy(r);
+    if (atomic_load(&r->srv->stopping)) {
+        struct eg_error e;
+        eg_error_set(&e, EG_EUNAVAILABLE, "The server is stopping.");
+        return answer_error(r, &e, NULL);
+    }
     if (r->operational)
         return operational(r, r->url, r->method);
     if (r->has_pending)
@@ -992,8 +1033,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (r == NULL)
         return;
-    if (r->busy)
-        atomic_fetch_sub(&r->srv->busy, 1);
+    leave_busy(r);
     if (r->state == ST_AUTH_WAIT || r->state == ST_OP_WAIT)
         /* Resumed, but the client had gone: libmicrohttpd closed the
          * connection without calling the handler again. */
@@ -1228,7 +1268,8 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT,
+         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, NULL},
         /* Per connection: the request head and the send buffer. 0.9.75
          * zeroes the whole pool after every request, so it is kept small;
          * 16 KiB still holds any head a client of this API sends. */
@@ -1283,6 +1324,7 @@ void eg_http_stop(struct eg_http *h)
     /* Stop taking connections; let requests in flight (suspended for a hash
      * or a commit, or still being answered) finish, then stop. */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    atomic_store(&srv->stopping, true);
     int i = 0;
     for (; i < 500 && (atomic_load(&srv->inflight) > 0 ||
                        atomic_load(&srv->busy) > 0);

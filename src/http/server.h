@@ -26,6 +26,7 @@ struct eg_http_config {
     unsigned rate_limit_rps;   /* per-key requests/s (C9); 0 = off */
     unsigned rate_limit_burst; /* bucket size; 0 = rate_limit_rps */
     unsigned max_connections;  /* 0 = 4096 */
+    unsigned idle_timeout_s;   /* close a connection idle this long; 0 = 60 */
     const char *user;          /* drop root to this user after binding */
     int io_threads; /* store reads on this many workers; -1 = auto (16 for a
                        remote store, 0 = on the event threads otherwise) */

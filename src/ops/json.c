@@ -235,9 +235,21 @@ json_t *eg_json_error(const struct eg_error *e)
 {
     json_t *o = json_object();
     json_object_set_new(o, "code", json_string(eg_err_code(e->err)));
-    json_object_set_new(o, "message",
-                        json_string(e->message[0] ? e->message
-                                                  : eg_err_message(e->err)));
+    const char *msg = e->message[0] ? e->message : eg_err_message(e->err);
+    json_t *m = json_string(msg);
+    if (m == NULL) {
+        /* A message quoting a client's bytes that are not UTF-8 (or cut in
+         * the middle of a character): keep the message, in ASCII. */
+        char ascii[sizeof(e->message)];
+        size_t i = 0;
+        for (; msg[i] != '\0' && i < sizeof(ascii) - 1; i++) {
+            unsigned char ch = (unsigned char)msg[i];
+            ascii[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+        }
+        ascii[i] = '\0';
+        m = json_string(ascii);
+    }
+    json_object_set_new(o, "message", m);
     return o;
 }
 
