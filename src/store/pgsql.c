@@ -61,6 +61,7 @@ struct eg_bstore {
     char *shown;          /* the URI without its password, for messages */
     _Atomic int64_t logged_at; /* when "unreachable" was last logged (ms) */
     atomic_bool down;          /* "unreachable" logged, "reachable" not yet */
+    _Atomic int64_t up_at;     /* when a connection last (re)connected (ms) */
 };
 
 /* The statements of a connection, by index into stmts[]. */
@@ -112,6 +113,7 @@ struct eg_bconn {
     bool in_tx;         /* inside apply()'s transaction */
     bool timed_out;     /* the last statement got no answer in time */
     int64_t next_try;   /* no reconnection attempt before (monotonic ms) */
+    int64_t failed_at;  /* when the last attempt failed (monotonic ms) */
     bool prepared[ST_COUNT];
 };
 
@@ -372,14 +374,18 @@ static int conn_ready(struct eg_bconn *c, bool now)
         return 0;
     if (c->in_tx)
         return EG_EUNAVAILABLE;
-    if (!now && mono_ms() < c->next_try)
+    /* Wait between attempts, unless another connection of the store has
+     * come back since this one failed: the server is up again. */
+    if (!now && mono_ms() < c->next_try &&
+        atomic_load(&c->s->up_at) <= c->failed_at)
         return EG_EUNAVAILABLE;
     drop(c);
     PGconn *pg = NULL;
     if (!connect_db(c->s->conninfo, &pg)) {
         log_down(c, PQerrorMessage(pg));
         PQfinish(pg);
-        c->next_try = mono_ms() + RECONNECT_MS;
+        c->failed_at = mono_ms();
+        c->next_try = c->failed_at + RECONNECT_MS;
         return EG_EUNAVAILABLE;
     }
     c->pg = pg;
@@ -399,10 +405,13 @@ static int conn_ready(struct eg_bconn *c, bool now)
         log_down(c, r != NULL ? PQresultErrorMessage(r)
                               : c->pg != NULL ? PQerrorMessage(c->pg) : NULL);
         drop(c);
-        c->next_try = mono_ms() + RECONNECT_MS;
-    } else if (atomic_exchange(&c->s->down, false)) {
-        fprintf(stderr, "engage: store: PostgreSQL %s reachable again\n",
-                c->s->shown);
+        c->failed_at = mono_ms();
+        c->next_try = c->failed_at + RECONNECT_MS;
+    } else {
+        atomic_store(&c->s->up_at, mono_ms());
+        if (atomic_exchange(&c->s->down, false))
+            fprintf(stderr, "engage: store: PostgreSQL %s reachable again\n",
+                    c->s->shown);
     }
     PQclear(r);
     return rc;
