@@ -811,7 +811,7 @@ report() {
         "$(fmt %.1f "${R[slow.growth]}")" "$(fmt %+.1f "${R[slow.after]}")" "${R[slow.open]}"
     printf '| start-up until `/readyz` is 200 (polled every 2 ms) | **%s ms** (median of 3; worst %s ms) | first start after seeding: %s ms; page cache warm |\n' \
         "$(fmt %.0f "${R[start.median]}")" "$(fmt %.0f "${R[start.max]}")" "$(fmt %.0f "${R[start.first]}")"
-    printf '| engage memory at the end | VmRSS %s MiB, RssAnon %s MiB | VmRSS counts the page cache SQLite keeps per connection |\n' \
+    printf '| engage memory at the end | VmRSS %s MiB, RssAnon %s MiB | VmRSS counts the mmap-ed store pages |\n' \
         "$(fmt %.0f "$(mib "${R[big.rss]}")")" "$(fmt %.0f "$(mib "${R[big.anon]}")")"
     echo
     echo "| target (issue #4) | measured | |"
