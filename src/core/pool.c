@@ -44,7 +44,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-struct eg_pool *eg_pool_start(size_t n)
+struct eg_pool *eg_pool_start(size_t n, const char *name)
 {
     struct eg_pool *p = calloc(1, sizeof(*p) + n * sizeof(pthread_t));
     if (p == NULL)
@@ -52,9 +52,11 @@ struct eg_pool *eg_pool_start(size_t n)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->n = n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
             abort();
+        pthread_setname_np(p->threads[i], name);
+    }
     return p;
 }
 

@@ -13,8 +13,9 @@
 
 struct eg_pool;
 
-/* Start n threads. Aborts when threads cannot be made. */
-struct eg_pool *eg_pool_start(size_t n);
+/* Start n threads, named name (at most 15 characters, as top -H shows
+ * them). Aborts when threads cannot be made. */
+struct eg_pool *eg_pool_start(size_t n, const char *name);
 
 /* Queue fn(arg) to run on one of the threads. Never blocks for long. */
 void eg_pool_submit(struct eg_pool *p, void (*fn)(void *arg), void *arg);

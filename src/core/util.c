@@ -26,6 +26,22 @@ void eg_random_id(char *out, size_t outlen, const char *prefix, size_t nbytes)
     sodium_memzero(raw, sizeof(raw));
 }
 
+void eg_random_bytes(void *out, size_t n)
+{
+    static _Thread_local unsigned char buf[4096];
+    static _Thread_local size_t left;
+    if (n > 64)
+        abort();
+    if (left < n) {
+        randombytes_buf(buf, sizeof(buf));
+        left = sizeof(buf);
+    }
+    unsigned char *p = buf + sizeof(buf) - left;
+    memcpy(out, p, n);
+    sodium_memzero(p, n);
+    left -= n;
+}
+
 bool eg_strlcpy(char *dst, const char *src, size_t dstlen)
 {
     size_t n = strlen(src);

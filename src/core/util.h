@@ -16,6 +16,13 @@
  * out (outlen bytes). Aborts if it does not fit (a programming error). */
 void eg_random_id(char *out, size_t outlen, const char *prefix, size_t nbytes);
 
+/* n (at most 64) bytes from the kernel's CSPRNG, drawn 4 KiB at a time into
+ * a buffer of the calling thread, so an id on the request path costs no
+ * system call; bytes handed out are wiped from the buffer. For ids, not for
+ * keys or passwords (those call randombytes_buf). The process must not
+ * fork after drawing. */
+void eg_random_bytes(void *out, size_t n);
+
 /* Copy the NUL-terminated src into dst of size dstlen. Returns false (and
  * leaves dst empty) when it does not fit. */
 bool eg_strlcpy(char *dst, const char *src, size_t dstlen);

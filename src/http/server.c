@@ -1243,11 +1243,11 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
     eg_auth_set_throttle(srv->svc.auth, cfg->auth_fail_limit,
                          cfg->auth_fail_window_s);
     eg_auth_set_rate(srv->svc.auth, cfg->rate_limit_rps, cfg->rate_limit_burst);
-    srv->auth_pool = eg_pool_start(AUTH_WORKERS);
+    srv->auth_pool = eg_pool_start(AUTH_WORKERS, "eg-auth");
     int io = cfg->io_threads >= 0 ? cfg->io_threads
                                   : (eg_store_remote(store) ? IO_WORKERS : 0);
     if (io > 0)
-        srv->io_pool = eg_pool_start((size_t)io);
+        srv->io_pool = eg_pool_start((size_t)io, "eg-io");
 
     unsigned threads = cfg->threads;
     if (threads == 0) {

@@ -4,7 +4,7 @@
  *
  * Any thread may submit a struct eg_write. One writer thread takes every write
  * that is waiting, applies them in one durable transaction, and only then
- * calls each write's done callback (on the writer thread). A write that
+ * calls each write's done callback (on the writer's completer thread). A write that
  * arrives while a commit is in flight joins the next batch, so the batch size
  * follows the load: a lone write is committed at once, never after a timer.
  */
@@ -22,7 +22,7 @@ struct eg_writer;
 int eg_writer_start(struct eg_store *s, struct eg_writer **out);
 
 /* Queue w (kind, u and actor filled; done set). w->done(w) is called on the
- * writer thread once w->rc is known and, on success, durable. w must stay
+ * completer thread once w->rc is known and, on success, durable. w must stay
  * valid until then. Never blocks on I/O. */
 void eg_writer_submit(struct eg_writer *wr, struct eg_write *w);
 

@@ -180,6 +180,7 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
         rc = EG_EINTERNAL;
         goto fail;
     }
+    pthread_setname_np(a->watcher, "eg-auth-watch");
     *out = a;
     return 0;
 fail:

@@ -72,7 +72,7 @@ static void new_credential_id(char out[EG_ID_MAX], int64_t now)
         raw[i] = (unsigned char)(t & 0xff);
         t >>= 8;
     }
-    randombytes_buf(raw + CRED_ID_TIME_BYTES, CRED_ID_RANDOM_BYTES);
+    eg_random_bytes(raw + CRED_ID_TIME_BYTES, CRED_ID_RANDOM_BYTES);
     sodium_bin2base64(out, EG_ID_MAX, raw, sizeof(raw),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }

@@ -65,8 +65,8 @@ int eg_svc_idem_begin(struct eg_svc *svc, const struct eg_principal *p,
 void eg_svc_idem_release(struct eg_svc *svc, const struct eg_principal *p,
                          const char *key);
 
-/* Submit a prepared write. With a writer, w->done(w) runs on the writer thread
- * once durable; without, the write is applied and w->done(w) called before
+/* Submit a prepared write. With a writer, w->done(w) runs on the writer's
+ * completer thread once durable; without, the write is applied and w->done(w) called before
  * this returns. */
 void eg_svc_submit(struct eg_svc *svc, struct eg_write *w);
 
