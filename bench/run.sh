@@ -654,13 +654,16 @@ main() {
     local GETBIG=(BENCH_KEY="$K_BIG" BENCH_BASIC="$BASIC")
     log "warm-up: userId lists, 1 s"
     WRK_DUR=1 wrk_run warm2 "http://127.0.0.1:$P_BIG" get.lua BENCH_PATHS="$W/paths-user.txt" "${GETBIG[@]}"
-    log "GET /credentials?userId=U (3 credentials) on the $N_BIG tenant, with nginx before it"
-    wrk_run nginx2 "http://127.0.0.1:$P_NGX" get.lua BENCH_PATHS="$W/paths-get.txt" "${GETENV[@]}"
-    R[nginx2.rss]=$(tree_rss_kib "$NGINX_PID")
-    fresh_account "$big" "$T_BIG" "$K_BIG" "$P_BIG"
-    wrk_run user "http://127.0.0.1:$P_BIG" get.lua BENCH_PATHS="$W/paths-user.txt" \
-        BENCH_KEY="$K_BIG" BENCH_BASIC="$BASIC"
-    R[user.rss]=$(proc_kib "$E2" VmRSS)
+    for r in $(seq "$ROUNDS"); do
+        log "round $r/$ROUNDS: GET /credentials?userId=U (3 credentials) on the $N_BIG tenant, with nginx before it"
+        wrk_run "nginx2.$r" "http://127.0.0.1:$P_NGX" get.lua BENCH_PATHS="$W/paths-get.txt" "${GETENV[@]}"
+        R[nginx2.$r.rss]=$(tree_rss_kib "$NGINX_PID")
+        fresh_account "$big" "$T_BIG" "$K_BIG" "$P_BIG"
+        wrk_run "user.$r" "http://127.0.0.1:$P_BIG" get.lua BENCH_PATHS="$W/paths-user.txt" \
+            BENCH_KEY="$K_BIG" BENCH_BASIC="$BASIC"
+        R[user.$r.rss]=$(proc_kib "$E2" VmRSS)
+    done
+    fold_rounds nginx2; fold_rounds user
     if [ "${BENCH_PROFILE:-0}" = 1 ]; then
         profile_engage user "$E2" "http://127.0.0.1:$P_BIG" get.lua BENCH_PATHS="$W/paths-user.txt" \
             BENCH_KEY="$K_BIG" BENCH_BASIC="$BASIC"
@@ -803,8 +806,8 @@ report() {
     row "\`POST {base}/credentials\`, each 201 durable" "**engage**" "$CONNS" post "" "" "" "$(errs post)**$(fmt %.2f "$(calc "${R[post.rps]} / ${R[bare.rps]}")") × the bare loop**; $(fmt %.1f "${R[post.perbatch]:-}") writes per commit, $(fmt %.2f "${R[post.commitms]:-}") ms per commit"
     printf '| one credential-sized row per transaction, WAL, synchronous=FULL, same disk (bench/bare_insert.c) | bare SQLite loop | 1 | %s | | | | | | | mean of 2 × 5 s (%s, %s) |\n' \
         "$(fmt %.0f "${R[bare.rps]}")" "$(fmt %.0f "${R[bare.1]}")" "$(fmt %.0f "${R[bare.2]}")"
-    row "static file at each credential path, again (next to the userId run)" nginx "$CONNS" nginx2 "1.00" "" "" "$(errs nginx2)the nginx of the next row"
-    row "\`GET {base}/credentials?userId=U\` (${R[user.items]} credentials), tenant of $N_BIG" "**engage**" "$CONNS" user "**$(fmt %.2f "$(calc "${R[user.rps]} / ${R[nginx2.rps]}")")**" "" "" "$(errs user)"
+    row "static file at each credential path, again (next to the userId run)" nginx "$CONNS" nginx2 "1.00" "" "" "$(errs nginx2)$run_note, each just before the engage run of its round; the nginx of the next row"
+    row "\`GET {base}/credentials?userId=U\` (${R[user.items]} credentials), tenant of $N_BIG" "**engage**" "$CONNS" user "**$(fmt %.2f "$(calc "${R[user.rps]} / ${R[nginx2.rps]}")")**" "" "" "$(errs user)$run_note"
     echo
     pg_report
     echo "| whole list and start-up, tenant of $N_BIG | figure | notes |"
