@@ -983,6 +983,62 @@ static void test_batch_partial_failure(void **state)
     assert_int_equal(t.created_at, 1);
 }
 
+/* A batch of plain creates only (one statement on PostgreSQL): all in, with
+ * their audit rows in batch order; and when one of them cannot be applied,
+ * it fails alone and the others are in. */
+static void test_batch_of_creates(void **state)
+{
+    struct fx *f = *state;
+    ok1(f->c, tenant_w("t1", 1));
+    struct eg_write b[3] = {
+        cred_w("t1", "c3", "u1", 30, EG_TIME_NONE),
+        cred_w("t1", "c1", "u2", 10, 99),
+        cred_w("t1", "c2", "u\"q\\1", 20, EG_TIME_NONE),
+    };
+    CP(b[1].u.cred.user_email, "e@x");
+    b[1].u.cred.has_user_email = true;
+    assert_int_equal(eg_store_apply(f->c, b, 3), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(b[i].rc, 0);
+    struct eg_credential c;
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_true(c.has_user_email);
+    assert_string_equal(c.user_email, "e@x");
+    assert_false(c.has_user_name);
+    assert_int_equal(c.valid_to, 99);
+    assert_int_equal(c.revoked_at, EG_TIME_NONE);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c2", &c), 0);
+    assert_string_equal(c.user_id, "u\"q\\1");
+    assert_int_equal(c.valid_to, EG_TIME_NONE);
+    struct rows *r = rows_new();
+    assert_int_equal(eg_store_audit_scan(f->c, "t1", NULL, INT64_MIN, 0,
+                                         SIZE_MAX, audit_cb, r),
+                     0);
+    assert_int_equal(r->n, 3);
+    assert_string_equal(r->audit[0].credential_id, "c3");
+    assert_string_equal(r->audit[1].credential_id, "c1");
+    assert_string_equal(r->audit[2].credential_id, "c2");
+    assert_string_equal(r->audit[1].action, "credential.create");
+    assert_int_equal(r->audit[1].time, 10);
+    assert_string_equal(r->audit[1].actor.request_id, "req-create");
+    free(r);
+
+    struct eg_write b2[3] = {
+        cred_w("t1", "c4", "u", 40, EG_TIME_NONE),
+        cred_w("t1", "c1", "u", 41, EG_TIME_NONE), /* duplicate */
+        cred_w("t1", "c5", "u", 42, EG_TIME_NONE),
+    };
+    assert_int_equal(eg_store_apply(f->c, b2, 3), 0);
+    assert_int_equal(b2[0].rc, 0);
+    assert_int_equal(b2[1].rc, EG_ECONFLICT);
+    assert_int_equal(b2[2].rc, 0);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c4", &c), 0);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c5", &c), 0);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(c.created_at, 10);
+    assert_int_equal(audit_count(f->c, "t1"), 5);
+}
+
 static void test_cred_scan_order(void **state)
 {
     struct fx *f = *state;
@@ -1762,6 +1818,7 @@ int main(void)
         T(test_cred_roundtrip),
         T(test_cred_revoke_audit),
         T(test_batch_partial_failure),
+        T(test_batch_of_creates),
         T(test_write_atomic),
         T(test_max_lengths),
         T(test_cred_scan_order),
