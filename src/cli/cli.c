@@ -45,7 +45,7 @@ struct cmd_args {
     const char *access_log, *log_level, *idem_ttl, *fail_limit, *fail_window;
     const char *count, *users, *batch, *profile, *prefix;
     const char *tls_cert, *tls_key, *rate_limit, *max_conns, *user, *io_threads;
-    const char *idle_timeout;
+    const char *idle_timeout, *read_cache;
     bool password_stdin;
     bool help;
 };
@@ -578,6 +578,12 @@ static int cmd_serve(struct eg_svc *svc, const struct opts *o,
         fprintf(stderr, "engage: --idle-timeout must be at least 1\n");
         return EXIT_USAGE;
     }
+    unsigned cache_mib;
+    if (parse_uint("--read-cache",
+                   env_or(a->read_cache, "ENGAGE_READ_CACHE", "128"), 65536,
+                   &cache_mib) != 0)
+        return EXIT_USAGE;
+    cfg.read_cache_mib = cache_mib == 0 ? -1 : (int)cache_mib;
     const char *rate = env_or(a->rate_limit, "ENGAGE_RATE_LIMIT", NULL);
     if (rate != NULL) {
         char rps[32];
@@ -666,7 +672,7 @@ static const char *const serve_opts[] = {
     "--access-log=", "--log-level=", "--idempotency-ttl=",
     "--auth-fail-limit=", "--auth-fail-window=", "--tls-cert=", "--tls-key=",
     "--rate-limit=", "--max-connections=", "--user=", "--io-threads=",
-    "--idle-timeout=", NULL};
+    "--idle-timeout=", "--read-cache=", NULL};
 
 static const struct cmd cmds[] = {
     {"serve", NULL, 0,
@@ -675,7 +681,7 @@ static const struct cmd cmds[] = {
      "[--auth-fail-window SECONDS] [--idempotency-ttl SECONDS] "
      "[--access-log FILE|-] [--log-level LEVEL] [--tls-cert FILE --tls-key FILE] "
      "[--rate-limit RPS[:BURST]] [--max-connections N] [--idle-timeout SECONDS] "
-     "[--io-threads N] "
+     "[--io-threads N] [--read-cache MIB] "
      "[--user NAME]",
      "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
      "\n"
@@ -721,6 +727,10 @@ static const struct cmd cmds[] = {
      "                            [ENGAGE_IO_THREADS] (default: 8 for a\n"
      "                            remote store, 0 = on the HTTP threads for\n"
      "                            SQLite)\n"
+     "  --read-cache MIB          keep recently read credentials in this\n"
+     "                            much memory, so a repeated GET of one is\n"
+     "                            answered without the store; SQLite only,\n"
+     "                            0 = off [ENGAGE_READ_CACHE] (default 128)\n"
      "  --user NAME               after binding, give the store's files to\n"
      "                            NAME and drop root to it [ENGAGE_USER]\n"
      "                            (default: stay as started)\n"
@@ -777,13 +787,13 @@ static const struct cmd cmds[] = {
     {"device", "remove", 2, "device remove TENANT_ID DEVICE_ID",
      "Remove an enrolled device.\n", no_opts, cmd_device_remove},
     {"audit", NULL, 1,
-     "audit TENANT_ID [--credential ID] [--since RFC3339] [--limit N]",
+     "audit TENANT_ID [--credential ID] [--since RFC3239] [--limit N]",
      "Print the tenant's audit trail, oldest first: every credential create\n"
      "and revoke with its time, credential, request id and actor (key id and\n"
      "username). With --json, one JSON object a line (JSON Lines).\n"
      "\n"
      "  --credential ID   only the records of this credential\n"
-     "  --since RFC3339   only records at or after this instant\n"
+     "  --since RFC3239   only records at or after this instant\n"
      "  --limit N         at most N records\n",
      audit_opts, cmd_audit},
     {"demo", NULL, 0, "demo",
@@ -875,6 +885,7 @@ static const struct {
     F("--user", user),
     F("--io-threads", io_threads),
     F("--idle-timeout", idle_timeout),
+    F("--read-cache", read_cache),
 #undef F
 };
 

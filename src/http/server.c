@@ -46,6 +46,7 @@
 #include "core/time.h"
 #include "core/util.h"
 #include "ops/ops.h"
+#include "store/cache.h"
 #include "svc/auth.h"
 
 extern const unsigned char eg_spec[];
@@ -713,6 +714,8 @@ static enum MHD_Result operational(struct req *r, const char *url,
         eg_auth_get_stats(srv->svc.auth, &as);
         uint64_t batches, writes, commit_us;
         eg_writer_stats(srv->svc.writer, &batches, &writes, &commit_us);
+        struct eg_ccache_stats cs = {0};
+        eg_store_cache_stats(srv->svc.store, &cs);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(
             srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         const struct {
@@ -729,6 +732,12 @@ static enum MHD_Result operational(struct req *r, const char *url,
             {"engage_store_commit_writes_total", "counter", (double)writes},
             {"engage_store_commit_seconds_total", "counter",
              (double)commit_us / 1e6},
+            {"engage_read_cache_hits_total", "counter", (double)cs.hits},
+            {"engage_read_cache_misses_total", "counter", (double)cs.misses},
+            {"engage_read_cache_flushes_total", "counter",
+             (double)cs.flushes},
+            {"engage_read_cache_bytes", "gauge",
+             (double)(cs.slots * cs.slot_bytes)},
             {"engage_open_connections", "gauge",
              info ? (double)info->num_connections : 0.0},
         };
@@ -1229,6 +1238,11 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
     }
 
     eg_svc_idem_init(&srv->svc, cfg->idempotency_ttl_s);
+    /* Before the writer and the HTTP threads: they read s->cache unlocked. */
+    if (cfg->read_cache_mib >= 0)
+        eg_store_cache_enable(store, (size_t)(cfg->read_cache_mib
+                                                  ? cfg->read_cache_mib
+                                                  : 128) << 20);
     rc = eg_writer_start(store, &srv->svc.writer);
     if (rc != 0) {
         free_server(srv);

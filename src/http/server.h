@@ -30,6 +30,8 @@ struct eg_http_config {
     const char *user;          /* drop root to this user after binding */
     int io_threads; /* store reads on this many workers; -1 = auto (16 for a
                        remote store, 0 = on the event threads otherwise) */
+    int read_cache_mib; /* the credential read cache (C32): 0 = 128 MiB,
+                           -1 = none; kept only on a SQLite store */
 };
 
 struct eg_http;

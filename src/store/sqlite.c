@@ -78,6 +78,7 @@ enum {
     ST_PING,
     ST_GEN_GET,
     ST_GEN_BUMP,
+    ST_DATA_VERSION,
     ST_TENANT_INSERT,
     ST_TENANT_GET,
     ST_TENANT_SCAN,
@@ -153,6 +154,7 @@ static const char *const sql[ST_COUNT] = {
     [ST_PING] = "SELECT 1",
     [ST_GEN_GET] = "SELECT gen FROM auth_generation WHERE id = 1",
     [ST_GEN_BUMP] = "UPDATE auth_generation SET gen = gen + 1 WHERE id = 1",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_TENANT_INSERT] =
         "INSERT INTO tenants (tenant_id, name, created_at) VALUES (?1, ?2, ?3)",
     [ST_TENANT_GET] =
@@ -917,20 +919,34 @@ static int sqlite_apply(struct eg_bconn *c, struct eg_write *w, size_t n)
 
 /* ---- reads ---- */
 
-static int sqlite_auth_generation(struct eg_bconn *c, int64_t *out)
+/* The one integer of a one-row statement (`what` names it in errors). */
+static int one_int(struct eg_bconn *c, int id, const char *what, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
-    int rc = get_stmt(c, ST_GEN_GET, &st);
+    int rc = get_stmt(c, id, &st);
     if (rc != 0)
         return rc;
     rc = first_row(c, st);
     if (rc == EG_ENOTFOUND)
-        return internal("auth_generation has no row");
+        return internal(what);
     if (rc != 0)
         return rc;
     *out = sqlite3_column_int64(st, 0);
     finish(st);
     return 0;
+}
+
+/* SQLite's data_version: it changes when another connection, in this
+ * process or another, has committed since this connection last looked. */
+static int sqlite_data_version(struct eg_bconn *c, int64_t *out)
+{
+    return one_int(c, ST_DATA_VERSION, "PRAGMA data_version returned no row",
+                   out);
+}
+
+static int sqlite_auth_generation(struct eg_bconn *c, int64_t *out)
+{
+    return one_int(c, ST_GEN_GET, "auth_generation has no row", out);
 }
 
 static int sqlite_key_by_hash(struct eg_bconn *c,
@@ -1628,6 +1644,7 @@ const struct eg_store_backend eg_store_sqlite = {
     .conn_close = sqlite_conn_close,
     .apply = sqlite_apply,
     .auth_generation = sqlite_auth_generation,
+    .data_version = sqlite_data_version,
     .key_by_hash = sqlite_key_by_hash,
     .key_scan = sqlite_key_scan,
     .account_get = sqlite_account_get,

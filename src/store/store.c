@@ -7,6 +7,7 @@
  * them so eg_store_close can close them all once the threads are done.
  */
 #include "store/store.h"
+#include "store/cache.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@ struct eg_store_conn {
     struct eg_bconn *bc;
     struct eg_store *store;
     struct eg_store_conn *next;
+    int64_t data_version; /* eg_store_watch's last reading */
+    bool watched;         /* data_version holds one */
 };
 
 struct eg_store {
@@ -26,6 +29,7 @@ struct eg_store {
     pthread_mutex_t lock; /* guards conns */
     struct eg_store_conn *conns;
     unsigned long serial; /* tells a thread's slot from an older store's */
+    struct eg_ccache *cache; /* NULL: no read cache (C32) */
 };
 
 /* pgsql.c: "postgres://..." and "postgresql://..." */
@@ -93,6 +97,7 @@ void eg_store_close(struct eg_store *s)
     if (tl_serial == s->serial)
         tl_conn = NULL;
     s->be->close(s->bs);
+    eg_ccache_free(s->cache);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -136,9 +141,56 @@ struct eg_store_conn *eg_store_conn(struct eg_store *s)
     return c;
 }
 
+bool eg_store_cache_enable(struct eg_store *s, size_t bytes)
+{
+    if (s->cache != NULL)
+        return true; /* a second server on the same store shares it */
+    if (s->be->data_version == NULL || bytes == 0)
+        return false;
+    s->cache = eg_ccache_new(bytes);
+    return true;
+}
+
+bool eg_store_cache_stats(struct eg_store *s, struct eg_ccache_stats *out)
+{
+    if (s->cache == NULL)
+        return false;
+    eg_ccache_stats(s->cache, out);
+    return true;
+}
+
+bool eg_store_watch(struct eg_store_conn *c)
+{
+    struct eg_ccache *k = c->store->cache;
+    if (k == NULL)
+        return false;
+    int64_t v;
+    if (c->be->data_version(c->bc, &v) != 0) {
+        eg_ccache_flush(k); /* cannot tell: assume the worst */
+        c->watched = false;
+        return true;
+    }
+    /* The first reading has nothing to compare with: flush, as anything
+     * cached before it may be older than a change it cannot see. */
+    if (!c->watched || v != c->data_version)
+        eg_ccache_flush(k);
+    c->data_version = v;
+    c->watched = true;
+    return true;
+}
+
 int eg_store_apply(struct eg_store_conn *c, struct eg_write *w, size_t n)
 {
-    return c->be->apply(c->bc, w, n);
+    int rc = c->be->apply(c->bc, w, n);
+    struct eg_ccache *k = c->store->cache;
+    if (k == NULL)
+        return rc;
+    /* Whatever rc says: a failed apply may still have committed (a lost
+     * answer from the disk), and dropping more than needed is harmless. */
+    for (size_t i = 0; i < n; i++)
+        if (w[i].kind == EG_W_CRED_CREATE || w[i].kind == EG_W_CRED_REVOKE)
+            eg_ccache_drop(k, w[i].u.cred.tenant_id, w[i].u.cred.credential_id);
+    return rc;
 }
 
 int eg_store_auth_generation(struct eg_store_conn *c, int64_t *out)
@@ -184,7 +236,16 @@ int eg_store_profile_get(struct eg_store_conn *c, const char *tenant_id,
 int eg_store_cred_get(struct eg_store_conn *c, const char *tenant_id,
                       const char *credential_id, struct eg_credential *out)
 {
-    return c->be->cred_get(c->bc, tenant_id, credential_id, out);
+    struct eg_ccache *k = c->store->cache;
+    if (k == NULL)
+        return c->be->cred_get(c->bc, tenant_id, credential_id, out);
+    if (eg_ccache_get(k, tenant_id, credential_id, out))
+        return 0;
+    uint64_t token = eg_ccache_begin(k);
+    int rc = c->be->cred_get(c->bc, tenant_id, credential_id, out);
+    if (rc == 0)
+        eg_ccache_put(k, token, out);
+    return rc;
 }
 
 int eg_store_cred_scan(struct eg_store_conn *c, const struct eg_cred_filter *f,

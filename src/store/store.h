@@ -249,6 +249,10 @@ struct eg_store_backend {
 
     int (*cred_get)(struct eg_bconn *c, const char *tenant_id,
                     const char *credential_id, struct eg_credential *out);
+    /* A number that changes whenever a connection other than c has
+     * committed a change since c last called this. NULL for a backend that
+     * cannot tell (then the store keeps no read cache, C32). */
+    int (*data_version)(struct eg_bconn *c, int64_t *out);
     /* Up to `limit` credentials matching f after position `after`, in order,
      * each passed to cb, in one read transaction. */
     int (*cred_scan)(struct eg_bconn *c, const struct eg_cred_filter *f,
@@ -320,6 +324,25 @@ int eg_store_audit_scan(struct eg_store_conn *c, const char *tenant_id,
 int eg_store_idem_get(struct eg_store_conn *c, const char *tenant_id,
                       const char *key, struct eg_idem *out);
 int eg_store_ping(struct eg_store_conn *c);
+
+/* The read cache of single credentials (C32, store/cache.h): gives s a
+ * table of about `bytes` that eg_store_cred_get reads first. Call before any
+ * other thread uses s. Returns false, and keeps no cache, when bytes is 0 or
+ * the backend cannot tell other processes' changes (PostgreSQL, where other
+ * nodes write too: C29). */
+bool eg_store_cache_enable(struct eg_store *s, size_t bytes);
+
+/* Flush the read cache of c's store when a connection other than c changed
+ * the store since c last looked (or when that cannot be read). The one thread that applies the writes of a
+ * process with a cache (the group-commit writer) calls it at least every
+ * EG_STORE_WATCH_MS; its own commits do not count. */
+#define EG_STORE_WATCH_MS 20
+/* Returns false when the store keeps no cache, so there is nothing to watch. */
+bool eg_store_watch(struct eg_store_conn *c);
+
+/* The read cache's counters; false when s has no cache. */
+struct eg_ccache_stats;
+bool eg_store_cache_stats(struct eg_store *s, struct eg_ccache_stats *out);
 
 /* True when calls on s may wait on the network (see the backend's remote). */
 bool eg_store_remote(const struct eg_store *s);

@@ -106,17 +106,42 @@ static void *completer_main(void *arg)
     return NULL;
 }
 
+/* Wait on cond until the monotonic time `until_us` (0: no deadline). */
+static void wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
+                       uint64_t until_us)
+{
+    if (until_us == 0) {
+        pthread_cond_wait(cond, lock);
+        return;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(until_us / 1000000u),
+                          .tv_nsec = (long)(until_us % 1000000u) * 1000};
+    pthread_cond_timedwait(cond, lock, &ts);
+}
+
+/* The writer. With a read cache (C32) it also watches the store for other
+ * processes' commits every EG_STORE_WATCH_MS, busy or idle. */
 static void *writer_main(void *arg)
 {
     struct eg_writer *wr = arg;
     struct eg_store_conn *c = eg_store_conn(wr->store);
     if (c == NULL)
         eg_log(EG_LOG_ERROR, "store: the writer cannot open a connection");
+    bool watching = c != NULL;
+    uint64_t next_watch = 0;
     pthread_mutex_lock(&wr->lock);
     for (;;) {
-        while (wr->head == NULL && !wr->stopping)
-            pthread_cond_wait(&wr->cond, &wr->lock);
-        if (wr->head == NULL && wr->stopping)
+        if (watching && now_us() >= next_watch) {
+            pthread_mutex_unlock(&wr->lock);
+            watching = eg_store_watch(c);
+            next_watch = now_us() + EG_STORE_WATCH_MS * 1000u;
+            pthread_mutex_lock(&wr->lock);
+        }
+        if (wr->head == NULL && !wr->stopping) {
+            wait_until(&wr->cond, &wr->lock, watching ? next_watch : 0);
+            continue;
+        }
+        if (wr->head == NULL)
             break;
         struct eg_write *list = wr->head;
         wr->head = wr->tail = NULL;
@@ -135,7 +160,11 @@ int eg_writer_start(struct eg_store *s, struct eg_writer **out)
         abort();
     wr->store = s;
     pthread_mutex_init(&wr->lock, NULL);
-    pthread_cond_init(&wr->cond, NULL);
+    pthread_condattr_t ca; /* the watch deadline is on CLOCK_MONOTONIC */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wr->cond, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&wr->done_cond, NULL);
     if (pthread_create(&wr->completer, NULL, completer_main, wr) != 0)
         goto fail;

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from conftest import (ENGAGE_BIN, JSON_CT_RE, TIME_RE, EngageServer, RawConn, basic,
-                      free_port, http_request, provision_tenant)
+                      free_port, http_request, provision_tenant, PG)
 
 SERVE_OPTIONS = ["--listen", "--base-path", "--threads", "--auth-cache-ttl",
                  "--auth-fail-limit", "--auth-fail-window", "--idempotency-ttl",
-                 "--access-log", "--log-level"]
+                 "--access-log", "--log-level", "--read-cache"]
 ACCESS_FIELDS = {"time", "requestId", "method", "path", "operation", "tenant", "status",
                  "durationMs"}
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
@@ -293,6 +293,94 @@ def test_c1_metrics_open_connections(obs):
             break
         assert time.monotonic() < deadline, "engage_open_connections does not fall on close"
         time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- C32 read cache
+
+def get_cred(port, t, cid):
+    return http_request(port, "GET", "/engage/credentials/" + cid, t.headers())
+
+
+@pytest.mark.skipif(bool(PG), reason="C32: no read cache on PostgreSQL")
+def test_c33_read_cache_hits_and_own_revoke(obs):
+    """C32: a repeated GET of one credential is a cache hit, and a DELETE
+    answered by this server is seen by the very next GET."""
+    t = obs.tenant
+    r = post(obs.port, t, "rc-" + secrets.token_hex(3))
+    assert r.status == 201, r
+    cid = json.loads(r.body)["credentialId"]
+    s0, _ = scrape(obs.port)
+    assert val(s0, "engage_read_cache_bytes") == 128 << 20  # the default
+    for _ in range(3):
+        g = get_cred(obs.port, t, cid)
+        assert g.status == 200 and json.loads(g.body)["status"] == "Active", g
+    s1, _ = scrape(obs.port)
+    assert val(s1, "engage_read_cache_hits_total") - val(s0, "engage_read_cache_hits_total") >= 2
+    d = http_request(obs.port, "DELETE", "/engage/credentials/" + cid, t.headers())
+    assert d.status == 204, d
+    g = get_cred(obs.port, t, cid)
+    assert g.status == 200 and json.loads(g.body)["status"] == "Revoked", g.body
+
+
+def mcp_revoke(store, t, cid):
+    """Revoke through `engage mcp`: another process on the same store file."""
+    env = dict(os.environ, ENGAGE_SUBSCRIPTION_KEY=t.key, ENGAGE_USERNAME=t.username,
+               ENGAGE_PASSWORD=t.password)
+    msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": {"name": "pytest", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+             "params": {"name": "deleteCredential", "arguments": {"credentialId": cid}}}]
+    p = subprocess.run([ENGAGE_BIN, "--store", store, "mcp"], env=env, capture_output=True,
+                       text=True, timeout=30,
+                       input="".join(json.dumps(m) + "\n" for m in msgs))
+    answers = [json.loads(line) for line in p.stdout.splitlines()]
+    done = [a for a in answers if a.get("id") == 2]
+    assert done and done[0]["result"]["isError"] is False, (p.stdout, p.stderr)
+
+
+@pytest.mark.skipif(bool(PG), reason="C32: no read cache on PostgreSQL")
+def test_c33_read_cache_sees_another_process_revoke(obs):
+    """C32: a credential revoked by another process on the same SQLite file
+    (`engage mcp`) is read as revoked within 50 ms of that revoke's answer."""
+    t = obs.tenant
+    r = post(obs.port, t, "rc-" + secrets.token_hex(3))
+    cid = json.loads(r.body)["credentialId"]
+    for _ in range(2):
+        assert json.loads(get_cred(obs.port, t, cid).body)["status"] == "Active"
+    mcp_revoke(obs.store, t, cid)
+    t0 = time.monotonic()
+    while json.loads(get_cred(obs.port, t, cid).body)["status"] != "Revoked":
+        # 50 ms is the contract; a loaded CI machine (or the sanitizer build)
+        # gets a wider margin here, never an unbounded one
+        assert time.monotonic() - t0 < 1.0, "another process's revoke not seen in 1 s"
+        time.sleep(0.002)
+
+
+def test_c33_read_cache_off(tmp):
+    """--read-cache 0 keeps no cache: every GET reads the store."""
+    srv = EngageServer(tmp, extra_args=["--read-cache", "0"])
+    t = provision_tenant(srv, "nocache", profiles=("P1",))
+    srv.start()
+    try:
+        r = post(srv.port, t, "nc-1")
+        cid = json.loads(r.body)["credentialId"]
+        for _ in range(3):
+            assert get_cred(srv.port, t, cid).status == 200
+        s, _ = scrape(srv.port)
+        assert val(s, "engage_read_cache_bytes") == 0
+        assert val(s, "engage_read_cache_hits_total") == 0
+    finally:
+        assert srv.stop() == 0
+
+
+@pytest.mark.parametrize("bad", ["-1", "x", "65537"])
+def test_c33_read_cache_bad_value(tmp, bad):
+    p = subprocess.run([ENGAGE_BIN, "--store", f"sqlite:{tmp}/x.db", "serve",
+                        "--read-cache", bad], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "--read-cache" in p.stderr
 
 
 # ---------------------------------------------------------------- access log

@@ -13,8 +13,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,7 +33,9 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "store/cache.h"
 #include "store/store.h"
+#include "store/writer.h"
 
 /* ENGAGE_TEST_STORE_URL: the PostgreSQL server to test on, or NULL. */
 static const char *pg_base;
@@ -261,6 +265,18 @@ static struct eg_write cred_w(const char *tenant, const char *id,
     w.u.cred.created_at = created;
     w.u.cred.revoked_at = EG_TIME_NONE;
     set_actor(&w, "key-1", "alice", "req-create");
+    return w;
+}
+
+/* t1's credential "full": every optional field set, non-ASCII text. */
+static struct eg_write full_cred_w(void)
+{
+    struct eg_write w = cred_w("t1", "full", "user-2", 2000, 9000);
+    CP(w.u.cred.user_email, "a.b@example.com");
+    w.u.cred.has_user_email = true;
+    CP(w.u.cred.user_name, "Zoë Ünicode");
+    w.u.cred.has_user_name = true;
+    w.u.cred.valid_from = 1500;
     return w;
 }
 
@@ -832,13 +848,7 @@ static void test_cred_roundtrip(void **state)
     ok1(f->c, tenant_w("t1", 1));
     ok1(f->c, tenant_w("t2", 1));
     ok1(f->c, cred_w("t1", "bare", "user-1", 1000, EG_TIME_NONE));
-    struct eg_write w = cred_w("t1", "full", "user-2", 2000, 9000);
-    CP(w.u.cred.user_email, "a.b@example.com");
-    w.u.cred.has_user_email = true;
-    CP(w.u.cred.user_name, "Zoë Ünicode");
-    w.u.cred.has_user_name = true;
-    w.u.cred.valid_from = 1500;
-    ok1(f->c, w);
+    ok1(f->c, full_cred_w());
     assert_int_equal(apply1(f->c, cred_w("t1", "bare", "u", 1, EG_TIME_NONE)),
                      EG_ECONFLICT);
     assert_int_equal(apply1(f->c, cred_w("t9", "x", "u", 1, EG_TIME_NONE)),
@@ -1454,6 +1464,14 @@ static void test_write_atomic(void **state)
     assert_int_equal(audit_count(f->c, "t1"), 2); /* r and good */
 }
 
+/* The read cache's counters (C32); the store must have one. */
+static struct eg_ccache_stats cache_stats(struct eg_store *s)
+{
+    struct eg_ccache_stats st;
+    assert_true(eg_store_cache_stats(s, &st));
+    return st;
+}
+
 /* Values of the largest size each field holds round-trip. */
 static void test_max_lengths(void **state)
 {
@@ -1476,14 +1494,23 @@ static void test_max_lengths(void **state)
     w.u.cred.has_user_name = true;
     CP(w.u.cred.access_profile, text);
     ok1(f->c, w);
-    struct eg_credential c;
-    assert_int_equal(eg_store_cred_get(f->c, id, id, &c), 0);
-    assert_string_equal(c.tenant_id, id);
-    assert_string_equal(c.credential_id, id);
-    assert_string_equal(c.user_id, user);
-    assert_string_equal(c.user_email, email);
-    assert_string_equal(c.user_name, text);
-    assert_string_equal(c.access_profile, text);
+    /* on SQLite, read twice through the read cache (C32), which such a
+     * credential does not fit: both reads come from the store, whole */
+    bool cached = eg_store_cache_enable(f->s, 1 << 20);
+    for (int i = 0; i < 2; i++) {
+        struct eg_credential c;
+        assert_int_equal(eg_store_cred_get(f->c, id, id, &c), 0);
+        assert_string_equal(c.tenant_id, id);
+        assert_string_equal(c.credential_id, id);
+        assert_string_equal(c.user_id, user);
+        assert_string_equal(c.user_email, email);
+        assert_string_equal(c.user_name, text);
+        assert_string_equal(c.access_profile, text);
+    }
+    if (cached) {
+        assert_int_equal(cache_stats(f->s).fills, 0);
+        assert_int_equal(cache_stats(f->s).hits, 0);
+    }
 }
 
 /* A stored value longer than its struct field is an internal error, logged
@@ -1801,6 +1828,306 @@ static void test_pg_byte_order(void **state)
     free(r);
 }
 
+/* ---- the read cache of single credentials (C32) ---- */
+
+
+/* A store with a read cache, tenant t1 and its credential c1. */
+static void cache_with_c1(struct fx *f)
+{
+    assert_true(eg_store_cache_enable(f->s, 1 << 20));
+    ok1(f->c, tenant_w("t1", 1));
+    ok1(f->c, cred_w("t1", "c1", "u1", 1000, EG_TIME_NONE));
+}
+
+/* Revoke t1/c1 at `at` through a second store on the same file: to the
+ * first, another process's write. */
+static void revoke_elsewhere(struct fx *f, int64_t at)
+{
+    char err[256];
+    struct eg_store *s2;
+    assert_int_equal(eg_store_open(f->url, &s2, err, sizeof(err)), 0);
+    struct eg_store_conn *c2 = eg_store_conn(s2);
+    assert_non_null(c2);
+    ok1(c2, revoke_w("t1", "c1", at));
+    eg_store_close(s2);
+}
+
+/* The cache is kept only where the backend can see other writers' commits:
+ * SQLite yes, PostgreSQL (other nodes, C29) no. */
+static void test_read_cache_backend(void **state)
+{
+    struct fx *f = *state;
+    assert_false(eg_store_cache_enable(f->s, 0));
+    assert_int_equal(eg_store_cache_enable(f->s, 1 << 20), !f->pg);
+    struct eg_ccache_stats st;
+    assert_int_equal(eg_store_cache_stats(f->s, &st), !f->pg);
+    /* without a cache there is nothing to watch */
+    assert_int_equal(eg_store_watch(f->c), !f->pg);
+}
+
+/* A credential read twice is read from the store once, and comes back from
+ * the cache field for field, whatever its fields hold. */
+static void test_read_cache_hits(void **state)
+{
+    struct fx *f = *state;
+    assert_true(eg_store_cache_enable(f->s, 1 << 20));
+    ok1(f->c, tenant_w("t1", 1));
+    ok1(f->c, tenant_w("t2", 1));
+    ok1(f->c, full_cred_w());
+    ok1(f->c, cred_w("t1", "bare", "user-1", 1000, EG_TIME_NONE));
+    /* the same id in another tenant is another credential (C10) */
+    ok1(f->c, cred_w("t2", "bare", "other", 5, EG_TIME_NONE));
+
+    struct eg_credential a, b;
+    const char *const ids[][2] = {{"t1", "full"}, {"t1", "bare"},
+                                  {"t2", "bare"}};
+    for (size_t i = 0; i < 3; i++) {
+        memset(&a, 'x', sizeof(a));
+        memset(&b, 'y', sizeof(b));
+        assert_int_equal(eg_store_cred_get(f->c, ids[i][0], ids[i][1], &a), 0);
+        assert_int_equal(eg_store_cred_get(f->c, ids[i][0], ids[i][1], &b), 0);
+        assert_string_equal(b.tenant_id, ids[i][0]);
+        assert_string_equal(b.credential_id, ids[i][1]);
+        assert_string_equal(b.user_id, a.user_id);
+        assert_string_equal(b.user_email, a.user_email);
+        assert_string_equal(b.user_name, a.user_name);
+        assert_string_equal(b.access_profile, a.access_profile);
+        assert_int_equal(b.has_user_email, a.has_user_email);
+        assert_int_equal(b.has_user_name, a.has_user_name);
+        assert_int_equal(b.valid_from, a.valid_from);
+        assert_int_equal(b.valid_to, a.valid_to);
+        assert_int_equal(b.created_at, a.created_at);
+        assert_int_equal(b.revoked_at, a.revoked_at);
+    }
+    assert_string_equal(b.user_id, "other");
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "full", &a), 0);
+    assert_string_equal(a.user_name, "Zoë Ünicode");
+    assert_true(a.has_user_email);
+    assert_int_equal(a.valid_from, 1500);
+    assert_int_equal(a.valid_to, 9000);
+    struct eg_ccache_stats st = cache_stats(f->s);
+    assert_int_equal(st.misses, 3);
+    assert_int_equal(st.fills, 3);
+    assert_int_equal(st.hits, 4);
+    /* a miss is never cached, and another tenant never sees a hit */
+    assert_int_equal(eg_store_cred_get(f->c, "t2", "full", &a), EG_ENOTFOUND);
+    assert_int_equal(eg_store_cred_get(f->c, "t2", "full", &a), EG_ENOTFOUND);
+    assert_int_equal(cache_stats(f->s).fills, 3);
+}
+
+/* A revoke through this process is seen by the next read: eg_store_apply
+ * drops the credential before it returns. */
+static void test_read_cache_own_revoke(void **state)
+{
+    struct fx *f = *state;
+    cache_with_c1(f);
+    struct eg_credential c;
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_true(c.revoked_at == EG_TIME_NONE);
+    assert_int_equal(cache_stats(f->s).hits, 1);
+    ok1(f->c, revoke_w("t1", "c1", 2000));
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(c.revoked_at, 2000);
+    struct eg_ccache_stats st = cache_stats(f->s);
+    assert_int_equal(st.drops, 1);
+    assert_int_equal(st.hits, 1);
+    /* this process's own commits are not another writer's */
+    eg_store_watch(f->c); /* the first look flushes: no reading to compare */
+    uint64_t flushes = cache_stats(f->s).flushes;
+    ok1(f->c, cred_w("t1", "c2", "u2", 3000, EG_TIME_NONE));
+    eg_store_watch(f->c);
+    assert_int_equal(cache_stats(f->s).flushes, flushes);
+}
+
+/* Another process's revoke (here: a second store on the file, as `engage
+ * mcp` would be) flushes the cache at the writer's next look. */
+static void test_read_cache_other_writer(void **state)
+{
+    struct fx *f = *state;
+    cache_with_c1(f);
+    eg_store_watch(f->c);
+    struct eg_credential c;
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(cache_stats(f->s).hits, 1);
+
+    revoke_elsewhere(f, 2000);
+    uint64_t flushes = cache_stats(f->s).flushes;
+    eg_store_watch(f->c);
+    assert_int_equal(cache_stats(f->s).flushes, flushes + 1);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(c.revoked_at, 2000);
+}
+
+/* The same with the group-commit writer watching on its own: the revoke of
+ * another process is read within EG_STORE_WATCH_MS and a little. */
+static void test_read_cache_writer_watches(void **state)
+{
+    struct fx *f = *state;
+    cache_with_c1(f);
+    struct eg_writer *wr;
+    assert_int_equal(eg_writer_start(f->s, &wr), 0);
+    struct timespec pause = {0, 50 * 1000000L}; /* past the first look */
+    nanosleep(&pause, NULL);
+    struct eg_credential c;
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_true(c.revoked_at == EG_TIME_NONE);
+    assert_true(cache_stats(f->s).hits >= 1);
+
+    revoke_elsewhere(f, 2000);
+    int64_t t0 = eg_time_now();
+    for (;;) {
+        assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+        if (c.revoked_at == 2000)
+            break;
+        assert_true(eg_time_now() - t0 < 2000);
+        struct timespec tick = {0, 1000000L};
+        nanosleep(&tick, NULL);
+    }
+    print_message("another process's revoke read after %lld ms\n",
+                  (long long)(eg_time_now() - t0));
+    eg_writer_stop(wr);
+}
+
+/* The protocol of cache.h, step by step: a read that began before a drop
+ * or a flush cannot fill the cache afterwards; one that began after can. */
+static void test_read_cache_tokens(void **state)
+{
+    (void)state;
+    struct eg_ccache *k = eg_ccache_new(1 << 20);
+    struct eg_credential c = {.valid_to = EG_TIME_NONE,
+                              .revoked_at = EG_TIME_NONE};
+    CP(c.tenant_id, "t1");
+    CP(c.credential_id, "c1");
+    CP(c.user_id, "u1");
+    CP(c.access_profile, "staff");
+    struct eg_credential out;
+
+    uint64_t before = eg_ccache_begin(k);
+    eg_ccache_drop(k, "t1", "c1"); /* a commit landed during the read */
+    eg_ccache_put(k, before, &c);
+    assert_false(eg_ccache_get(k, "t1", "c1", &out));
+    uint64_t after = eg_ccache_begin(k);
+    eg_ccache_put(k, after, &c);
+    assert_true(eg_ccache_get(k, "t1", "c1", &out));
+    assert_string_equal(out.user_id, "u1");
+
+    /* filled before the drop: the drop removes it */
+    eg_ccache_drop(k, "t1", "c1");
+    assert_false(eg_ccache_get(k, "t1", "c1", &out));
+
+    /* a flush: everything goes, and older reads cannot fill */
+    eg_ccache_put(k, eg_ccache_begin(k), &c);
+    assert_true(eg_ccache_get(k, "t1", "c1", &out));
+    before = eg_ccache_begin(k);
+    eg_ccache_flush(k);
+    assert_false(eg_ccache_get(k, "t1", "c1", &out));
+    eg_ccache_put(k, before, &c);
+    assert_false(eg_ccache_get(k, "t1", "c1", &out));
+    eg_ccache_put(k, eg_ccache_begin(k), &c);
+    assert_true(eg_ccache_get(k, "t1", "c1", &out));
+    /* the key is the pair: same id, other tenant, no hit */
+    assert_false(eg_ccache_get(k, "t2", "c1", &out));
+    eg_ccache_free(k);
+}
+
+/* Readers racing revokes through the writer: once a revoke is answered, no
+ * read that starts afterwards returns the credential unrevoked. */
+#define RACE_CREDS 300
+
+struct race {
+    struct fx *f;
+    _Atomic int acked[RACE_CREDS];
+    _Atomic int stop;
+    _Atomic long stale, reads;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+};
+
+static void race_done(struct eg_write *w)
+{
+    struct race *r = w->ctx;
+    pthread_mutex_lock(&r->lock);
+    r->done++;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *race_reader(void *arg)
+{
+    struct race *r = arg;
+    struct eg_store_conn *c = eg_store_conn(r->f->s);
+    assert_non_null(c);
+    unsigned seed = (unsigned)(uintptr_t)&seed;
+    while (!atomic_load(&r->stop)) {
+        int i = (int)(rand_r(&seed) % RACE_CREDS);
+        int acked = atomic_load(&r->acked[i]);
+        char id[16];
+        snprintf(id, sizeof(id), "c%d", i);
+        struct eg_credential got;
+        if (eg_store_cred_get(c, "t1", id, &got) != 0)
+            continue;
+        if (acked && got.revoked_at == EG_TIME_NONE)
+            atomic_fetch_add(&r->stale, 1);
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void test_read_cache_race(void **state)
+{
+    struct fx *f = *state;
+    assert_true(eg_store_cache_enable(f->s, 1 << 20));
+    ok1(f->c, tenant_w("t1", 1));
+    for (int i = 0; i < RACE_CREDS; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "c%d", i);
+        ok1(f->c, cred_w("t1", id, "u", 1000 + i, EG_TIME_NONE));
+    }
+    struct race *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->f = f;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    struct eg_writer *wr;
+    assert_int_equal(eg_writer_start(f->s, &wr), 0);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, race_reader, r), 0);
+    static struct eg_write w[RACE_CREDS];
+    for (int i = 0; i < RACE_CREDS; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "c%d", i);
+        w[i] = revoke_w("t1", id, 5000 + i);
+        w[i].done = race_done;
+        w[i].ctx = r;
+        eg_writer_submit(wr, &w[i]);
+        pthread_mutex_lock(&r->lock);
+        while (r->done <= i)
+            pthread_cond_wait(&r->cond, &r->lock);
+        pthread_mutex_unlock(&r->lock);
+        assert_int_equal(w[i].rc, 0);
+        atomic_store(&r->acked[i], 1);
+    }
+    atomic_store(&r->stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    eg_writer_stop(wr);
+    struct eg_ccache_stats st = cache_stats(f->s);
+    print_message("%ld reads, %llu cache hits, %llu drops\n",
+                  (long)atomic_load(&r->reads), (unsigned long long)st.hits,
+                  (unsigned long long)st.drops);
+    assert_int_equal(atomic_load(&r->stale), 0);
+    assert_true(st.hits > 0);
+    assert_true(st.drops > 0);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1830,10 +2157,17 @@ int main(void)
         T(test_concurrent_open),
         T(test_busy_is_unavailable),
         T(test_overlong_value),
+        T(test_read_cache_backend),
     };
     const struct CMUnitTest sqlite_only[] = {
         T(test_open_errors),
         T(test_file_mode),
+        T(test_read_cache_hits),
+        T(test_read_cache_own_revoke),
+        T(test_read_cache_other_writer),
+        T(test_read_cache_writer_watches),
+        T(test_read_cache_tokens),
+        T(test_read_cache_race),
     };
     const struct CMUnitTest pg_only[] = {
         T(test_pg_open_errors),
