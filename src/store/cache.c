@@ -57,6 +57,7 @@ struct eg_ccache {
     _Atomic uint64_t seq;       /* the newest drop or flush */
     _Atomic uint64_t flush_seq; /* the newest flush */
     _Atomic uint64_t flushes;
+    atomic_bool off; /* nothing watches the store any more: never hit */
 };
 
 struct eg_ccache *eg_ccache_new(size_t bytes)
@@ -85,6 +86,7 @@ struct eg_ccache *eg_ccache_new(size_t bytes)
     atomic_init(&k->seq, 1);
     atomic_init(&k->flush_seq, 0);
     atomic_init(&k->flushes, 0);
+    atomic_init(&k->off, false);
     return k;
 }
 
@@ -209,6 +211,8 @@ bool eg_ccache_get(struct eg_ccache *k, const char *tenant_id,
     uint64_t h = hash_of(k, tenant_id, credential_id);
     size_t i = (size_t)h & k->mask;
     struct stripe *st = stripe_of(k, i);
+    if (atomic_load_explicit(&k->off, memory_order_relaxed))
+        return false;
     uint64_t flushed = atomic_load(&k->flush_seq);
     pthread_mutex_lock(&st->lock);
     struct slot *s = find(k, i, (uint32_t)(h >> 32), tenant_id, credential_id);
@@ -280,6 +284,12 @@ void eg_ccache_flush(struct eg_ccache *k)
     while (cur < g && !atomic_compare_exchange_weak(&k->flush_seq, &cur, g))
         ;
     atomic_fetch_add_explicit(&k->flushes, 1, memory_order_relaxed);
+}
+
+void eg_ccache_off(struct eg_ccache *k)
+{
+    atomic_store(&k->off, true);
+    eg_ccache_flush(k);
 }
 
 void eg_ccache_stats(struct eg_ccache *k, struct eg_ccache_stats *out)

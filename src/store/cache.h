@@ -55,6 +55,10 @@ void eg_ccache_drop(struct eg_ccache *k, const char *tenant_id,
 /* Drop everything: another process changed the store. */
 void eg_ccache_flush(struct eg_ccache *k);
 
+/* Drop everything and answer every later get with a miss: nothing can
+ * watch the store for other processes' changes any more. */
+void eg_ccache_off(struct eg_ccache *k);
+
 struct eg_ccache_stats {
     uint64_t hits, misses, fills, drops, flushes;
     size_t slots, slot_bytes;

@@ -151,6 +151,12 @@ bool eg_store_cache_enable(struct eg_store *s, size_t bytes)
     return true;
 }
 
+void eg_store_cache_off(struct eg_store *s)
+{
+    if (s->cache != NULL)
+        eg_ccache_off(s->cache);
+}
+
 bool eg_store_cache_stats(struct eg_store *s, struct eg_ccache_stats *out)
 {
     if (s->cache == NULL)

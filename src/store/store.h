@@ -340,6 +340,10 @@ bool eg_store_cache_enable(struct eg_store *s, size_t bytes);
 /* Returns false when the store keeps no cache, so there is nothing to watch. */
 bool eg_store_watch(struct eg_store_conn *c);
 
+/* Stop using the read cache of s (the writer has no connection to watch
+ * the store with); does nothing when s has none. */
+void eg_store_cache_off(struct eg_store *s);
+
 /* The read cache's counters; false when s has no cache. */
 struct eg_ccache_stats;
 bool eg_store_cache_stats(struct eg_store *s, struct eg_ccache_stats *out);

@@ -125,8 +125,10 @@ static void *writer_main(void *arg)
 {
     struct eg_writer *wr = arg;
     struct eg_store_conn *c = eg_store_conn(wr->store);
-    if (c == NULL)
+    if (c == NULL) {
         eg_log(EG_LOG_ERROR, "store: the writer cannot open a connection");
+        eg_store_cache_off(wr->store); /* nothing can watch it (C32) */
+    }
     bool watching = c != NULL;
     uint64_t next_watch = 0;
     pthread_mutex_lock(&wr->lock);

@@ -2030,6 +2030,11 @@ static void test_read_cache_tokens(void **state)
     assert_true(eg_ccache_get(k, "t1", "c1", &out));
     /* the key is the pair: same id, other tenant, no hit */
     assert_false(eg_ccache_get(k, "t2", "c1", &out));
+    /* off (nothing watches the store): nothing is answered any more */
+    eg_ccache_off(k);
+    assert_false(eg_ccache_get(k, "t1", "c1", &out));
+    eg_ccache_put(k, eg_ccache_begin(k), &c);
+    assert_false(eg_ccache_get(k, "t1", "c1", &out));
     eg_ccache_free(k);
 }
 
