@@ -302,7 +302,7 @@ def get_cred(port, t, cid):
 
 
 @pytest.mark.skipif(bool(PG), reason="C32: no read cache on PostgreSQL")
-def test_c33_read_cache_hits_and_own_revoke(obs):
+def test_c32_read_cache_hits_and_own_revoke(obs):
     """C32: a repeated GET of one credential is a cache hit, and a DELETE
     answered by this server is seen by the very next GET."""
     t = obs.tenant
@@ -341,7 +341,7 @@ def mcp_revoke(store, t, cid):
 
 
 @pytest.mark.skipif(bool(PG), reason="C32: no read cache on PostgreSQL")
-def test_c33_read_cache_sees_another_process_revoke(obs):
+def test_c32_read_cache_sees_another_process_revoke(obs):
     """C32: a credential revoked by another process on the same SQLite file
     (`engage mcp`) is read as revoked within 50 ms of that revoke's answer."""
     t = obs.tenant
@@ -358,7 +358,7 @@ def test_c33_read_cache_sees_another_process_revoke(obs):
         time.sleep(0.002)
 
 
-def test_c33_read_cache_off(tmp):
+def test_c32_read_cache_off(tmp):
     """--read-cache 0 keeps no cache: every GET reads the store."""
     srv = EngageServer(tmp, extra_args=["--read-cache", "0"])
     t = provision_tenant(srv, "nocache", profiles=("P1",))
@@ -376,7 +376,7 @@ def test_c33_read_cache_off(tmp):
 
 
 @pytest.mark.parametrize("bad", ["-1", "x", "65537"])
-def test_c33_read_cache_bad_value(tmp, bad):
+def test_c32_read_cache_bad_value(tmp, bad):
     p = subprocess.run([ENGAGE_BIN, "--store", f"sqlite:{tmp}/x.db", "serve",
                         "--read-cache", bad], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2, (p.returncode, p.stderr)
