@@ -224,7 +224,10 @@ void eg_auth_set_throttle(struct eg_auth *a, unsigned limit, unsigned window_s)
     a->twindow_s = window_s > 0 ? window_s : 1;
 }
 
-/* The throttle slot of (kind, text); its tag tells it from a colliding one. */
+/* The throttle slot of (kind, text); its tag tells it from a colliding one.
+ * Addresses ('a') and keys ('k') have a half of the table each, so the two
+ * counts one failure adds never take each other's slot (were they to, each
+ * would reset the other and neither would ever reach the limit). */
 static struct tslot *tslot(struct eg_auth *a, char kind, const char *text,
                            uint64_t *tag)
 {
@@ -235,7 +238,8 @@ static struct tslot *tslot(struct eg_auth *a, char kind, const char *text,
                      (unsigned long long)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1),
                      a->tkey);
     memcpy(tag, h, sizeof(*tag));
-    return &a->throttle[*tag % THROTTLE_SLOTS];
+    size_t half = THROTTLE_SLOTS / 2;
+    return &a->throttle[(kind == 'a' ? 0 : half) + *tag % half];
 }
 
 /* Seconds until (kind, text) may fail again; 0 if it may now. Caller holds
