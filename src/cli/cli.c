@@ -787,13 +787,13 @@ static const struct cmd cmds[] = {
     {"device", "remove", 2, "device remove TENANT_ID DEVICE_ID",
      "Remove an enrolled device.\n", no_opts, cmd_device_remove},
     {"audit", NULL, 1,
-     "audit TENANT_ID [--credential ID] [--since RFC3239] [--limit N]",
+     "audit TENANT_ID [--credential ID] [--since RFC3339] [--limit N]",
      "Print the tenant's audit trail, oldest first: every credential create\n"
      "and revoke with its time, credential, request id and actor (key id and\n"
      "username). With --json, one JSON object a line (JSON Lines).\n"
      "\n"
      "  --credential ID   only the records of this credential\n"
-     "  --since RFC3239   only records at or after this instant\n"
+     "  --since RFC3339   only records at or after this instant\n"
      "  --limit N         at most N records\n",
      audit_opts, cmd_audit},
     {"demo", NULL, 0, "demo",

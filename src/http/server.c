@@ -899,6 +899,9 @@ static enum MHD_Result first_call(struct req *r, const char *url,
     r->state = r->body_expected ? ST_BODY : ST_DECIDED;
     enter_busy(r);
     if (atomic_load(&srv->stopping)) {
+        /* Not busy: this request will not suspend, and eg_http_stop need not
+         * wait for its 503 while new connections keep arriving. */
+        leave_busy(r);
         struct eg_error e;
         eg_error_set(&e, EG_EUNAVAILABLE, "The server is stopping.");
         return answer_error(r, &e, NULL); /* and libmicrohttpd closes */
@@ -960,6 +963,7 @@ static enum MHD_Result final_call(struct req *r)
 {
     enter_busy(r);
     if (atomic_load(&r->srv->stopping)) {
+        leave_busy(r);
         struct eg_error e;
         eg_error_set(&e, EG_EUNAVAILABLE, "The server is stopping.");
         return answer_error(r, &e, NULL);
@@ -1339,9 +1343,13 @@ int eg_http_add_connection(struct eg_http *h, int fd)
 void eg_http_stop(struct eg_http *h)
 {
     struct server *srv = (struct server *)h;
-    /* Stop taking connections; let requests in flight (suspended for a hash
-     * or a commit, or still being answered) finish, then stop. */
-    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    /* Answer new requests 503 (closing their connections) and let requests
+     * in flight (suspended for a hash or a commit, or still being answered)
+     * finish, then stop. The listening socket stays open until
+     * MHD_stop_daemon: MHD_quiesce_daemon races the epoll workers in
+     * libmicrohttpd 0.9.75 (both remove the socket from a worker's epoll set;
+     * the loser's epoll_ctl fails with ENOENT and the library aborts the
+     * process, "Failed to remove listen FD from epoll set"). */
     atomic_store(&srv->stopping, true);
     int i = 0;
     for (; i < 500 && (atomic_load(&srv->inflight) > 0 ||
@@ -1354,8 +1362,6 @@ void eg_http_stop(struct eg_http *h)
                "answered after 5 s",
                atomic_load(&srv->inflight), atomic_load(&srv->busy));
     MHD_stop_daemon(srv->daemon);
-    if (lsock != MHD_INVALID_SOCKET)
-        close(lsock);
     stop_workers(srv);
     free_server(srv);
 }

@@ -46,8 +46,8 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
  * had been accepted. Returns 0 or EG_EINTERNAL. */
 int eg_http_add_connection(struct eg_http *h, int fd);
 
-/* Stop gracefully: stop accepting, let requests in flight finish (at most a
- * few seconds), commit, free h. */
+/* Stop gracefully: answer new requests 503, let requests in flight finish
+ * (at most 5 s), stop listening, commit, free h. */
 void eg_http_stop(struct eg_http *h);
 
 /* Start, drop privileges when cfg->user is set, serve until SIGINT or SIGTERM,

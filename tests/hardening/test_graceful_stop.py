@@ -1,7 +1,7 @@
 """Graceful stop (issue 5, C27): SIGTERM while clients write.
 
-`engage serve` on SIGTERM stops accepting, lets the requests in flight
-finish, commits and exits 0. Every 201 a client received must be in the
+`engage serve` on SIGTERM answers new requests 503, lets the requests in
+flight finish, commits and exits 0. Every 201 a client received must be in the
 store after a restart.
 """
 import http.client
@@ -149,3 +149,63 @@ def test_sigterm_with_a_client_stalled_mid_body(tmpdir_path):
         assert r.status == 200, r
     finally:
         stop_checked(srv)
+
+
+def test_sigterm_under_connection_churn(tmpdir_path):
+    """SIGTERM while clients keep opening new connections: every stop exits
+    0 within 2 s, and a request that meets the stop is answered the Error
+    JSON 503 `ServiceUnavailable` with Retry-After, or not at all.
+
+    engage used MHD_quiesce_daemon here until it aborted a CI run: in
+    libmicrohttpd 0.9.75 it races the epoll workers over removing the
+    listening socket, and the loser aborts the process ("Failed to remove
+    listen FD from epoll set", about 1 stop in 60 under `wrk -H 'Connection:
+    close'`). The race is narrow, so this test alone rarely meets it; it
+    checks that the stop that replaced it stays clean and quick under churn.
+    """
+    srv = api.EngageServer(tmpdir_path, extra_args=["--auth-fail-limit", "0"])
+    tenant = api.provision_tenant(srv, "churn", profiles=("P1",))
+    rounds, answers, bad = 8, {}, []
+    for rnd in range(rounds):
+        srv.start()
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def churn():
+            while not stop.is_set():
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+                    conn.request("GET", "/engage/credentials?userId=nobody", headers=tenant.headers())
+                    r = conn.getresponse()
+                    data = r.read()
+                    conn.close()
+                except (OSError, http.client.HTTPException):
+                    continue  # refused or cut once the server is gone
+                with lock:
+                    answers[r.status] = answers.get(r.status, 0) + 1
+                    if r.status == 503:
+                        body = json.loads(data)
+                        if body.get("code") != "ServiceUnavailable" or not r.getheader("Retry-After"):
+                            bad.append((r.status, data[:200]))
+                    elif r.status != 200:
+                        bad.append((r.status, data[:200]))
+
+        threads = [threading.Thread(target=churn, daemon=True) for _ in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        srv.proc.send_signal(signal.SIGTERM)
+        took = wait_exit(srv.proc, 10)
+        stop.set()
+        for t in threads:
+            t.join(10)
+        log = srv.log_text()
+        rc = srv.proc.returncode
+        srv.stop()
+        assert took is not None, f"round {rnd}: still running 10 s after SIGTERM"
+        assert sanitizer_report(log) is None, sanitizer_report(log)
+        assert rc == 0, f"round {rnd}: exit {rc} on SIGTERM:\n{log[-2000:]}"
+        assert took <= 2.0, f"round {rnd}: took {took:.2f} s to stop under churn"
+    print(f"{rounds} stops under connection churn: answers by status {answers}")
+    assert not bad, bad[:5]
+    assert answers.get(200, 0) > 0
