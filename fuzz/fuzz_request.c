@@ -591,18 +591,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&rq, 0, sizeof(rq));
     build(data, size, &rq);
 
-    int sv[2];
-    FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
-             "socketpair: %s", strerror(errno));
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     /* At the connection limit (connections the library keeps until their
-     * idle timeout), wait for room. */
+     * idle timeout), wait for room. A refused socket has been closed by the
+     * library (MHD_add_connection closes it in any case), so each try takes
+     * a new pair: retrying the old descriptor would close it twice, which
+     * libmicrohttpd 0.9.75 answers with an abort (or closes whatever file
+     * reused the number). */
+    int sv[2];
     int tries = 0;
-    while (eg_http_add_connection(srv, sv[1]) != 0) {
+    for (;;) {
+        FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
+                 "socketpair: %s", strerror(errno));
+        if (eg_http_add_connection(srv, sv[1]) == 0)
+            break;
+        close(sv[0]);
         FZ_CHECK(++tries < 1000, "add_connection refused for 100 s");
         usleep(100000);
     }
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     size_t off = 0;
     while (off < rq.bytes.len) {
         ssize_t n = send(sv[0], rq.bytes.data + off, rq.bytes.len - off,

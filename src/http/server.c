@@ -71,7 +71,8 @@ struct server {
     struct MHD_Daemon *daemon;
     char base[256];
     size_t baselen;
-    atomic_int inflight; /* suspended connections */
+    atomic_int inflight; /* suspended connections not yet resumed */
+    atomic_int resumers; /* threads inside MHD_resume_connection */
     atomic_int busy;     /* requests in engage's hands (not waiting on their
                             client): a stop waits for these, so it never meets
                             a suspended connection */
@@ -136,10 +137,9 @@ struct stream {
     int rc; /* of the last page rendered: < 0 = the store failed */
     char request_id[EG_REQUEST_ID_MAX];
     /* A remote store's pages are rendered on an I/O worker while the
-     * connection is suspended (`waiting`). */
+     * connection is suspended. */
     struct server *srv;
     struct MHD_Connection *conn;
-    bool waiting;
 };
 
 static const char *header(struct req *r, const char *name)
@@ -336,6 +336,37 @@ static enum MHD_Result answer_err(struct req *r, int err, const char *msg)
     return answer_error(r, &e, NULL);
 }
 
+/* A stop waits this long for requests being answered (a slow reader must
+ * not hold it), and this long for suspended connections (bounded by the
+ * store's deadlines: SQLite's busy timeout, PostgreSQL's statement one). */
+#define STOP_ANSWER_MS 5000
+#define STOP_SUSPENDED_MS 30000
+
+/* ---- suspension ----
+ *
+ * libmicrohttpd 0.9.75 aborts the process when MHD_stop_daemon meets a
+ * suspended connection, and MHD_resume_connection still reads the daemon
+ * after it has released the connection to its worker. So `inflight` counts
+ * the connections suspended and not yet resumed, `resumers` the threads
+ * still inside a resume, and eg_http_stop stops the daemon only when both
+ * are 0. */
+
+static void suspend(struct server *srv, struct MHD_Connection *conn)
+{
+    atomic_fetch_add(&srv->inflight, 1);
+    MHD_suspend_connection(conn);
+}
+
+/* srv is passed, not read through the request: once resumed, the request
+ * may complete and be freed before MHD_resume_connection returns. */
+static void resume(struct server *srv, struct MHD_Connection *conn)
+{
+    atomic_fetch_add(&srv->resumers, 1);
+    atomic_fetch_sub(&srv->inflight, 1);
+    MHD_resume_connection(conn);
+    atomic_fetch_sub(&srv->resumers, 1);
+}
+
 /* Render the next page of st into its (drained) buffer. */
 static void stream_fill(struct stream *st)
 {
@@ -349,19 +380,15 @@ static void stream_fill(struct stream *st)
 static void stream_fill_job(void *arg)
 {
     struct stream *st = arg;
+    struct server *srv = st->srv;
     stream_fill(st);
-    MHD_resume_connection(st->conn);
+    resume(srv, st->conn);
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct stream *st = cls;
-    if (st->waiting) {
-        /* Resumed by the I/O worker: the page is in. */
-        st->waiting = false;
-        atomic_fetch_sub(&st->srv->inflight, 1);
-    }
     if (st->rc < 0) {
         /* C20: cut the body off, so the client never takes a partial list
          * for a whole one. */
@@ -374,10 +401,15 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_OF_STREAM;
         if (st->srv->io_pool != NULL) {
             /* No event thread waits on a remote store: park the connection
-             * until a worker has the page. */
-            st->waiting = true;
-            atomic_fetch_add(&st->srv->inflight, 1);
-            MHD_suspend_connection(st->conn);
+             * until a worker has the page. Not once the server is stopping,
+             * which waits for suspended connections: the list is cut off
+             * instead (C20), as when the store fails. */
+            if (atomic_load(&st->srv->stopping)) {
+                eg_log(EG_LOG_WARN, "request %s: list cut off: stopping",
+                       st->request_id);
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            }
+            suspend(st->srv, st->conn);
             eg_pool_submit(st->srv->io_pool, stream_fill_job, st);
             return 0;
         }
@@ -395,8 +427,6 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     struct stream *st = cls;
-    if (st->waiting)
-        atomic_fetch_sub(&st->srv->inflight, 1); /* the reader had gone */
     eg_buf_free(&st->out);
     free(st);
 }
@@ -491,18 +521,15 @@ static enum MHD_Result answer_call(struct req *r)
     return MHD_NO;
 }
 
-/* ---- suspension ---- */
-
 static void park(struct req *r, enum state st)
 {
     r->state = st;
-    atomic_fetch_add(&r->srv->inflight, 1);
-    MHD_suspend_connection(r->conn);
+    suspend(r->srv, r->conn);
 }
 
 static void unpark(struct req *r)
 {
-    MHD_resume_connection(r->conn);
+    resume(r->srv, r->conn);
 }
 
 static void call_suspend(struct eg_call *call)
@@ -522,10 +549,15 @@ static void verify_job(void *arg)
 {
     struct req *r = arg;
     struct server *srv = r->srv;
-    if (eg_auth_verify(srv->svc.auth, &r->pend) == EG_EUNAUTHORIZED)
+    if (atomic_load(&srv->stopping)) {
+        /* Verifications queued behind a burst must not hold the stop. */
+        sodium_memzero(&r->pend, sizeof(r->pend));
+        r->pend.result = EG_EUNAVAILABLE;
+    }
+    else if (eg_auth_verify(srv->svc.auth, &r->pend) == EG_EUNAUTHORIZED)
         eg_auth_failed(srv->svc.auth, r->client,
                        header(r, "alle-subscription-key"));
-    unpark(r);
+    resume(srv, r->conn);
 }
 
 static void verify_async(struct req *r)
@@ -716,8 +748,15 @@ static enum MHD_Result operational(struct req *r, const char *url,
         eg_writer_stats(srv->svc.writer, &batches, &writes, &commit_us);
         struct eg_ccache_stats cs = {0};
         eg_store_cache_stats(srv->svc.store, &cs);
+        /* With a thread pool, libmicrohttpd 0.9.75 sums the workers' counts
+         * into the daemon's own field without a lock: one scrape at a
+         * time. */
+        static pthread_mutex_t info_lock = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&info_lock);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(
             srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        unsigned open_connections = info != NULL ? info->num_connections : 0;
+        pthread_mutex_unlock(&info_lock);
         const struct {
             const char *name, *type;
             double value;
@@ -739,7 +778,7 @@ static enum MHD_Result operational(struct req *r, const char *url,
             {"engage_read_cache_bytes", "gauge",
              (double)(cs.slots * cs.slot_bytes)},
             {"engage_open_connections", "gauge",
-             info ? (double)info->num_connections : 0.0},
+             (double)open_connections},
         };
         for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
             snprintf(line, sizeof(line), "# TYPE %s %s\n%s %.15g\n",
@@ -998,7 +1037,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
     switch (r->state) {
     case ST_AUTH_WAIT:
         /* Resumed by an auth worker. */
-        atomic_fetch_sub(&srv->inflight, 1);
         r->auth_ok = r->pend.result == 0;
         if (r->auth_ok)
             r->call.principal = r->pend.principal;
@@ -1009,7 +1047,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
         memset(&r->pend, 0, sizeof(r->pend));
         return authenticated(r);
     case ST_OP_WAIT:
-        atomic_fetch_sub(&srv->inflight, 1);
         r->state = ST_DONE;
         return answer_call(r);
     case ST_BODY:
@@ -1047,10 +1084,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     leave_busy(r);
-    if (r->state == ST_AUTH_WAIT || r->state == ST_OP_WAIT)
-        /* Resumed, but the client had gone: libmicrohttpd closed the
-         * connection without calling the handler again. */
-        atomic_fetch_sub(&r->srv->inflight, 1);
     eg_call_cleanup(&r->call);
     json_decref(r->json_body);
     if (r->stream != NULL)
@@ -1351,16 +1384,33 @@ void eg_http_stop(struct eg_http *h)
      * the loser's epoll_ctl fails with ENOENT and the library aborts the
      * process, "Failed to remove listen FD from epoll set"). */
     atomic_store(&srv->stopping, true);
-    int i = 0;
-    for (; i < 500 && (atomic_load(&srv->inflight) > 0 ||
-                       atomic_load(&srv->busy) > 0);
-         i++)
+    int ms = 0;
+    while (ms < STOP_ANSWER_MS &&
+           (atomic_load(&srv->busy) > 0 || atomic_load(&srv->inflight) > 0 ||
+            atomic_load(&srv->resumers) > 0)) {
         usleep(10000);
-    if (i == 500)
+        ms += 10;
+    }
+    if (atomic_load(&srv->busy) > 0)
         eg_log(EG_LOG_WARN,
-               "stopping with %d requests still waiting and %d being "
-               "answered after 5 s",
-               atomic_load(&srv->inflight), atomic_load(&srv->busy));
+               "stopping with %d requests still being answered after %d s",
+               atomic_load(&srv->busy), STOP_ANSWER_MS / 1000);
+    /* A suspended connection must be resumed before the daemon stops (see
+     * "suspension"); what it waits for, a commit, a store call or a hash,
+     * ends within the store's own deadlines. */
+    while (ms < STOP_SUSPENDED_MS && (atomic_load(&srv->inflight) > 0 ||
+                                      atomic_load(&srv->resumers) > 0)) {
+        usleep(10000);
+        ms += 10;
+    }
+    if (atomic_load(&srv->inflight) > 0 || atomic_load(&srv->resumers) > 0) {
+        /* Every answered write is already durable (C27). */
+        eg_log(EG_LOG_ERROR,
+               "%d requests still waiting on the store after %d s: exiting "
+               "without stopping the HTTP threads",
+               atomic_load(&srv->inflight), STOP_SUSPENDED_MS / 1000);
+        _exit(EXIT_FAILURE);
+    }
     MHD_stop_daemon(srv->daemon);
     stop_workers(srv);
     free_server(srv);

@@ -43,11 +43,13 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
                   struct eg_http **out);
 
 /* Serve the connected socket fd (ownership passes to the server), as if it
- * had been accepted. Returns 0 or EG_EINTERNAL. */
+ * had been accepted. Returns 0 or EG_EINTERNAL; fd is closed in either case
+ * (by libmicrohttpd when it refuses it). */
 int eg_http_add_connection(struct eg_http *h, int fd);
 
 /* Stop gracefully: answer new requests 503, let requests in flight finish
- * (at most 5 s), stop listening, commit, free h. */
+ * (5 s at most for answers being sent, 30 s for work on the store), stop
+ * listening, commit, free h. */
 void eg_http_stop(struct eg_http *h);
 
 /* Start, drop privileges when cfg->user is set, serve until SIGINT or SIGTERM,
