@@ -1429,11 +1429,6 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* Opens (creating with mode 0600 when absent) and migrates the database file
- * at target. Returns 0 and the handle in *out, or an EG_E* with a message in
- * err. May block on another process's migration (up to the busy timeout). */
-/* Once per process, before SQLite starts: no memory statistics, whose
- * global mutex every allocation of every thread would take. */
 /* The checkpointer (see CKPT_STEP): its own connection, one PASSIVE
  * checkpoint per request. */
 static void *ckpt_main(void *arg)
@@ -1492,11 +1487,16 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
+/* Once per process, before SQLite starts: no memory statistics, whose
+ * global mutex every allocation of every thread would take. */
 static void configure_sqlite(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* Opens (creating with mode 0600 when absent) and migrates the database file
+ * at target. Returns 0 and the handle in *out, or an EG_E* with a message in
+ * err. May block on another process's migration (up to the busy timeout). */
 static int sqlite_open(const char *target, struct eg_bstore **out, char *err,
                        size_t errlen)
 {
