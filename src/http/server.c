@@ -73,9 +73,11 @@ struct server {
     size_t baselen;
     atomic_int inflight; /* suspended connections not yet resumed */
     atomic_int resumers; /* threads inside MHD_resume_connection */
-    atomic_int busy;     /* requests in engage's hands (not waiting on their
-                            client): a stop waits for these, so it never meets
-                            a suspended connection */
+    atomic_int busy;     /* requests in engage's hands that may still
+                            suspend (see enter_busy): a stop waits for
+                            these, so it never meets a suspended connection */
+    atomic_int answering; /* answers queued, not yet sent: a stop gives
+                             them STOP_ANSWER_MS */
     atomic_bool stopping; /* set by eg_http_stop: new requests get 503 */
     char *tls_cert, *tls_key;
     struct eg_pool *auth_pool; /* Argon2id verifications */
@@ -106,6 +108,7 @@ struct req {
     bool auth_ok;
     struct eg_error auth_err;
     bool busy;        /* counted in server.busy */
+    bool answering;   /* counted in server.answering */
     bool has_pending; /* an answer decided in the first call */
     struct eg_error pending;
     char allow[64];
@@ -240,6 +243,8 @@ static void count(struct req *r, int status)
 
 /* ---- answering ---- */
 
+static void leave_busy(struct req *r);
+
 static enum MHD_Result queue(struct req *r, int status,
                              struct MHD_Response *resp)
 {
@@ -247,6 +252,12 @@ static enum MHD_Result queue(struct req *r, int status,
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     count(r, status);
+    /* Answered: only a stream still suspends, and it guards that itself. */
+    if (!r->answering) {
+        r->answering = true;
+        atomic_fetch_add(&r->srv->answering, 1);
+    }
+    leave_busy(r);
     return ret;
 }
 
@@ -336,11 +347,13 @@ static enum MHD_Result answer_err(struct req *r, int err, const char *msg)
     return answer_error(r, &e, NULL);
 }
 
-/* A stop waits this long for requests being answered (a slow reader must
- * not hold it), and this long for suspended connections (bounded by the
- * store's deadlines: SQLite's busy timeout, PostgreSQL's statement one). */
+/* A stop waits this long for answers being sent (a slow reader must not
+ * hold it), and this long for requests in engage's hands or suspended
+ * (bounded by the store's deadlines: SQLite's busy timeout, PostgreSQL's
+ * statement one; under the 30 s a supervisor such as Kubernetes gives by
+ * default before SIGKILL). */
 #define STOP_ANSWER_MS 5000
-#define STOP_SUSPENDED_MS 30000
+#define STOP_SUSPENDED_MS 25000
 
 /* ---- suspension ----
  *
@@ -404,12 +417,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
              * until a worker has the page. Not once the server is stopping,
              * which waits for suspended connections: the list is cut off
              * instead (C20), as when the store fails. */
-            if (atomic_load(&st->srv->stopping)) {
+            struct server *srv = st->srv;
+            atomic_fetch_add(&srv->busy, 1); /* see enter_busy */
+            if (atomic_load(&srv->stopping)) {
+                atomic_fetch_sub(&srv->busy, 1);
                 eg_log(EG_LOG_WARN, "request %s: list cut off: stopping",
                        st->request_id);
                 return MHD_CONTENT_READER_END_WITH_ERROR;
             }
-            suspend(st->srv, st->conn);
+            suspend(srv, st->conn);
+            atomic_fetch_sub(&srv->busy, 1);
             eg_pool_submit(st->srv->io_pool, stream_fill_job, st);
             return 0;
         }
@@ -878,12 +895,14 @@ static int auth_from_cache(struct req *r)
     return 0;
 }
 
-/* A request is busy while it is in engage's hands, from its head until its
- * client is waited on (for a body, or to ask for the answer) and again from
- * the final call until it completes. Busy is entered before `stopping` is
- * read (both sequentially consistent), so eg_http_stop, which sets stopping
- * and then waits for busy to drain, never meets a request that is about to
- * suspend its connection. */
+/* A request is busy while it is in engage's hands and may still suspend its
+ * connection: from its head until its client is waited on (for a body, or
+ * to ask for the answer), and again from the final call until its answer is
+ * queued. Busy is entered before `stopping` is read (both sequentially
+ * consistent), so eg_http_stop, which sets stopping and then waits for busy
+ * and inflight to drain, never meets a request that is about to suspend its
+ * connection; a stream that fetches its next page does the same (stream_read).
+ */
 static void enter_busy(struct req *r)
 {
     if (!r->busy) {
@@ -1084,6 +1103,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     leave_busy(r);
+    if (r->answering)
+        atomic_fetch_sub(&r->srv->answering, 1);
     eg_call_cleanup(&r->call);
     json_decref(r->json_body);
     if (r->stream != NULL)
@@ -1384,33 +1405,35 @@ void eg_http_stop(struct eg_http *h)
      * the loser's epoll_ctl fails with ENOENT and the library aborts the
      * process, "Failed to remove listen FD from epoll set"). */
     atomic_store(&srv->stopping, true);
-    int ms = 0;
-    while (ms < STOP_ANSWER_MS &&
-           (atomic_load(&srv->busy) > 0 || atomic_load(&srv->inflight) > 0 ||
-            atomic_load(&srv->resumers) > 0)) {
+    /* Until nothing may still suspend and nothing is suspended (a commit, a
+     * store call or a hash, bounded by the store's own deadlines), and
+     * answers being sent had their time (a slow reader must not hold the
+     * stop). busy is read before inflight, and inflight before resumers:
+     * each is raised before the next is lowered. */
+    uint64_t t0 = mono_us(), ms = 0;
+    bool must = true, soft = true;
+    for (; ms < STOP_SUSPENDED_MS; ms = (mono_us() - t0) / 1000) {
+        must = atomic_load(&srv->busy) > 0 ||
+               atomic_load(&srv->inflight) > 0 ||
+               atomic_load(&srv->resumers) > 0;
+        soft = atomic_load(&srv->answering) > 0 && ms < STOP_ANSWER_MS;
+        if (!must && !soft)
+            break;
         usleep(10000);
-        ms += 10;
     }
-    if (atomic_load(&srv->busy) > 0)
-        eg_log(EG_LOG_WARN,
-               "stopping with %d requests still being answered after %d s",
-               atomic_load(&srv->busy), STOP_ANSWER_MS / 1000);
-    /* A suspended connection must be resumed before the daemon stops (see
-     * "suspension"); what it waits for, a commit, a store call or a hash,
-     * ends within the store's own deadlines. */
-    while (ms < STOP_SUSPENDED_MS && (atomic_load(&srv->inflight) > 0 ||
-                                      atomic_load(&srv->resumers) > 0)) {
-        usleep(10000);
-        ms += 10;
-    }
-    if (atomic_load(&srv->inflight) > 0 || atomic_load(&srv->resumers) > 0) {
+    if (must) {
         /* Every answered write is already durable (C27). */
         eg_log(EG_LOG_ERROR,
-               "%d requests still waiting on the store after %d s: exiting "
-               "without stopping the HTTP threads",
-               atomic_load(&srv->inflight), STOP_SUSPENDED_MS / 1000);
+               "%d requests still in hand or waiting on the store after %d s: "
+               "exiting without stopping the HTTP threads",
+               atomic_load(&srv->busy) + atomic_load(&srv->inflight),
+               STOP_SUSPENDED_MS / 1000);
         _exit(EXIT_FAILURE);
     }
+    if (atomic_load(&srv->answering) > 0)
+        eg_log(EG_LOG_WARN,
+               "stopping with %d answers still being sent after %d s",
+               atomic_load(&srv->answering), STOP_ANSWER_MS / 1000);
     MHD_stop_daemon(srv->daemon);
     stop_workers(srv);
     free_server(srv);

@@ -48,7 +48,7 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
 int eg_http_add_connection(struct eg_http *h, int fd);
 
 /* Stop gracefully: answer new requests 503, let requests in flight finish
- * (5 s at most for answers being sent, 30 s for work on the store), stop
+ * (5 s at most for answers being sent, 25 s for work on the store), stop
  * listening, commit, free h. */
 void eg_http_stop(struct eg_http *h);
 
