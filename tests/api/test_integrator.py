@@ -198,7 +198,11 @@ def test_c21_paging_while_another_client_creates_and_revokes(server, tenant, uid
             cursor = p["nextCursor"]
             assert isinstance(cursor, str) and cursor, p
             assert pages < 200, "paging does not end"
-            time.sleep(0.01)
+            # the next page only after the other client changed the list
+            # again (a fixed sleep left that to the machine's speed)
+            n, deadline = len(created), time.monotonic() + 5
+            while len(created) == n and th.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.002)
     finally:
         stop.set()
         th.join(JOIN_TIMEOUT)

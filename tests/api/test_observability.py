@@ -551,6 +551,8 @@ def test_config_flag_beats_environment(tmp):
     srv = EngageServer(tmp)
     t = provision_tenant(srv, "flag", profiles=("P1",))
     env_port, port = free_port(), free_port()
+    while port == env_port:  # two asks can get the same free port
+        port = free_port()
     s = Serve(tmp, ["--store", srv.store, "serve", "--listen", f"127.0.0.1:{port}",
                     "--base-path", "/y", "--log-level", "info"], port=port, env={
         "ENGAGE_LISTEN": f"127.0.0.1:{env_port}", "ENGAGE_BASE_PATH": "/x",

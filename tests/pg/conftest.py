@@ -102,11 +102,14 @@ def stop_clean(srv):
 
 
 def wait_for(pred, timeout, step=0.05):
-    """Polls pred() until it is true; returns the seconds that took, or None."""
+    """Polls pred() until it is true; returns the seconds from the start to
+    the probe that found it true (when that probe began: its own time, an
+    Argon2id check for a 401, is not the server's delay), or None."""
     t0 = time.monotonic()
     while True:
+        sent = time.monotonic()
         if pred():
-            return time.monotonic() - t0
+            return sent - t0
         if time.monotonic() - t0 > timeout:
             return None
         time.sleep(step)

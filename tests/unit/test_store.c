@@ -1656,12 +1656,11 @@ static void test_pg_reconnect(void **state)
     ok1(f->c, cred_w("t1", "c1", "u", 1, EG_TIME_NONE));
     char q[300];
     snprintf(q, sizeof(q),
-             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
              "WHERE datname = '%s' AND pid <> pg_backend_pid()",
              f->db);
     for (int round = 0; round < 2; round++) {
-        pg_admin(q);
-        usleep(50 * 1000);
+        pg_admin(q); /* returns once the backends have exited (5 s at most) */
         struct capture cap;
         capture_begin(f, &cap);
         struct eg_credential c;
@@ -1672,8 +1671,7 @@ static void test_pg_reconnect(void **state)
         if (round == 0)
             assert_non_null(strstr(log, "terminating connection"));
 
-        pg_admin(q);
-        usleep(50 * 1000);
+        pg_admin(q); /* returns once the backends have exited (5 s at most) */
         capture_begin(f, &cap);
         struct eg_write w = cred_w("t1", round == 0 ? "c2" : "c3", "u", 2,
                                    EG_TIME_NONE);
@@ -1966,10 +1964,17 @@ static void test_read_cache_writer_watches(void **state)
 {
     struct fx *f = *state;
     cache_with_c1(f);
+    uint64_t flushes0 = cache_stats(f->s).flushes;
     struct eg_writer *wr;
     assert_int_equal(eg_writer_start(f->s, &wr), 0);
-    struct timespec pause = {0, 50 * 1000000L}; /* past the first look */
-    nanosleep(&pause, NULL);
+    /* Past the writer's first look, which flushes (it has nothing to
+     * compare with): polled, not a fixed sleep a slow machine can outrun. */
+    int64_t t_start = eg_time_now();
+    while (cache_stats(f->s).flushes == flushes0) {
+        assert_true(eg_time_now() - t_start < 5000);
+        struct timespec pause = {0, 1000000L};
+        nanosleep(&pause, NULL);
+    }
     struct eg_credential c;
     assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
     assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);

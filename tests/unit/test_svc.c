@@ -432,11 +432,13 @@ static void test_auth(void **state)
     /* C8: near the end of its lifetime a hit asks for one renewal in the
      * background; nobody waits for the expiry. */
     struct eg_auth *short_lived;
-    assert_int_equal(eg_auth_new(f->store, 1, &short_lived), 0);
+    /* A 4 s lifetime: the last fifth is [3.2 s, 4 s), so the check at 3.6 s
+     * has 400 ms of slack either side on a slow machine. */
+    assert_int_equal(eg_auth_new(f->store, 4, &short_lived), 0);
     assert_int_equal(eg_auth_check(short_lived, f->key, authz, &p, &pend, &e),
                      EG_AUTH_NEED_VERIFY);
     assert_int_equal(eg_auth_verify(short_lived, &pend), 0);
-    usleep(850 * 1000);
+    usleep(3600 * 1000);
     assert_int_equal(eg_auth_check(short_lived, f->key, authz, &p, &pend, &e),
                      EG_AUTH_OK_REFRESH);
     assert_string_equal(p.username, "ann");
@@ -444,7 +446,7 @@ static void test_auth(void **state)
     assert_int_equal(eg_auth_check(short_lived, f->key, authz, &p, &pend, &e),
                      0); /* one renewal per entry */
     assert_int_equal(eg_auth_verify(short_lived, &renewal), 0);
-    usleep(300 * 1000); /* past the first expiry: the renewed entry holds */
+    usleep(600 * 1000); /* past the first expiry: the renewed entry holds */
     assert_int_equal(eg_auth_check(short_lived, f->key, authz, &p, &pend, &e),
                      0);
     eg_auth_free(short_lived);
