@@ -79,6 +79,7 @@ enum {
     ST_GEN_GET,
     ST_GEN_BUMP,
     ST_DATA_VERSION,
+    ST_AUDIT_HEAD,
     ST_TENANT_INSERT,
     ST_TENANT_GET,
     ST_TENANT_SCAN,
@@ -155,6 +156,7 @@ static const char *const sql[ST_COUNT] = {
     [ST_GEN_GET] = "SELECT gen FROM auth_generation WHERE id = 1",
     [ST_GEN_BUMP] = "UPDATE auth_generation SET gen = gen + 1 WHERE id = 1",
     [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_AUDIT_HEAD] = "SELECT coalesce(max(seq), 0) FROM audit",
     [ST_TENANT_INSERT] =
         "INSERT INTO tenants (tenant_id, name, created_at) VALUES (?1, ?2, ?3)",
     [ST_TENANT_GET] =
@@ -944,6 +946,12 @@ static int sqlite_data_version(struct eg_bconn *c, int64_t *out)
                    out);
 }
 
+/* The newest audit record's seq: a seek to the end of its rowid B-tree. */
+static int sqlite_audit_head(struct eg_bconn *c, int64_t *out)
+{
+    return one_int(c, ST_AUDIT_HEAD, "max(seq) of audit returned no row", out);
+}
+
 static int sqlite_auth_generation(struct eg_bconn *c, int64_t *out)
 {
     return one_int(c, ST_GEN_GET, "auth_generation has no row", out);
@@ -1645,6 +1653,7 @@ const struct eg_store_backend eg_store_sqlite = {
     .apply = sqlite_apply,
     .auth_generation = sqlite_auth_generation,
     .data_version = sqlite_data_version,
+    .audit_head = sqlite_audit_head,
     .key_by_hash = sqlite_key_by_hash,
     .key_scan = sqlite_key_scan,
     .account_get = sqlite_account_get,

@@ -21,6 +21,9 @@ struct eg_store_conn {
     struct eg_store_conn *next;
     int64_t data_version; /* eg_store_watch's last reading */
     bool watched;         /* data_version holds one */
+    int64_t audit_head;   /* the newest audit seq the cache is known to
+                             reflect (see eg_store_watch) */
+    bool head_known;      /* audit_head holds one */
 };
 
 struct eg_store {
@@ -174,15 +177,46 @@ bool eg_store_watch(struct eg_store_conn *c)
     if (c->be->data_version(c->bc, &v) != 0) {
         eg_ccache_flush(k); /* cannot tell: assume the worst */
         c->watched = false;
+        c->head_known = false;
         return true;
     }
-    /* The first reading has nothing to compare with: flush, as anything
-     * cached before it may be older than a change it cannot see. */
-    if (!c->watched || v != c->data_version)
-        eg_ccache_flush(k);
+    if (!c->watched || v != c->data_version) {
+        /* Another connection committed (or this is the first look, which
+         * has nothing to compare with). Only a credential change can make a
+         * cached copy stale, and each appends an audit record (C28): the
+         * audit head, read after data_version, covers every commit that
+         * reading saw. Anything unreadable or unknown flushes. */
+        int64_t h;
+        if (c->be->audit_head == NULL || c->be->audit_head(c->bc, &h) != 0) {
+            eg_ccache_flush(k);
+            c->head_known = false;
+        } else {
+            if (!c->head_known || h != c->audit_head)
+                eg_ccache_flush(k);
+            c->audit_head = h;
+            c->head_known = true;
+        }
+    }
     c->data_version = v;
     c->watched = true;
     return true;
+}
+
+/* After c's own commit of credential changes, which moved the audit head:
+ * take the new head as known, so that a later commit of another process
+ * that changes no credential does not empty the cache. Only when no other
+ * connection has committed since c last looked: the head is read first and
+ * data_version after it, so an unchanged data_version means every audit
+ * record up to that head is c's own (already dropped from the cache by
+ * eg_store_apply). Otherwise the next eg_store_watch decides. */
+static void own_head(struct eg_store_conn *c)
+{
+    int64_t h, v;
+    if (!c->watched || !c->head_known ||
+        c->be->audit_head(c->bc, &h) != 0 ||
+        c->be->data_version(c->bc, &v) != 0 || v != c->data_version)
+        return;
+    c->audit_head = h;
 }
 
 int eg_store_apply(struct eg_store_conn *c, struct eg_write *w, size_t n)
@@ -193,9 +227,14 @@ int eg_store_apply(struct eg_store_conn *c, struct eg_write *w, size_t n)
         return rc;
     /* Whatever rc says: a failed apply may still have committed (a lost
      * answer from the disk), and dropping more than needed is harmless. */
+    bool creds = false;
     for (size_t i = 0; i < n; i++)
-        if (w[i].kind == EG_W_CRED_CREATE || w[i].kind == EG_W_CRED_REVOKE)
+        if (w[i].kind == EG_W_CRED_CREATE || w[i].kind == EG_W_CRED_REVOKE) {
             eg_ccache_drop(k, w[i].u.cred.tenant_id, w[i].u.cred.credential_id);
+            creds = true;
+        }
+    if (creds && c->be->audit_head != NULL)
+        own_head(c);
     return rc;
 }
 

@@ -253,6 +253,14 @@ struct eg_store_backend {
      * committed a change since c last called this. NULL for a backend that
      * cannot tell (then the store keeps no read cache, C32). */
     int (*data_version)(struct eg_bconn *c, int64_t *out);
+    /* The newest audit record's seq, 0 when there is none. Every credential
+     * change appends an audit record in its own transaction (C28), and
+     * nothing else does and none is ever deleted, so this number changes
+     * exactly when some credential did: the read cache uses it to tell
+     * another process's credential writes from its other writes (keys,
+     * accounts), which leave the cache alone. NULL: every change of
+     * data_version empties the cache. */
+    int (*audit_head)(struct eg_bconn *c, int64_t *out);
     /* Up to `limit` credentials matching f after position `after`, in order,
      * each passed to cb, in one read transaction. */
     int (*cred_scan)(struct eg_bconn *c, const struct eg_cred_filter *f,
@@ -333,8 +341,10 @@ int eg_store_ping(struct eg_store_conn *c);
 bool eg_store_cache_enable(struct eg_store *s, size_t bytes);
 
 /* Flush the read cache of c's store when a connection other than c changed
- * the store since c last looked (or when that cannot be read). The one thread that applies the writes of a
- * process with a cache (the group-commit writer) calls it at least every
+ * a credential since c last looked (a new audit record, see audit_head), or
+ * when that cannot be read; other changes (keys, accounts, profiles) leave
+ * it alone. The one thread that applies the writes of a process with a
+ * cache (the group-commit writer) calls it at least every
  * EG_STORE_WATCH_MS; its own commits do not count. */
 #define EG_STORE_WATCH_MS 20
 /* Returns false when the store keeps no cache, so there is nothing to watch. */

@@ -358,6 +358,34 @@ def test_c32_read_cache_sees_another_process_revoke(obs):
         time.sleep(0.002)
 
 
+@pytest.mark.skipif(bool(PG), reason="C32: no read cache on PostgreSQL")
+def test_c32_read_cache_kept_over_another_process_key_create(obs):
+    """C32: the admin CLI creating a key (another process's write that
+    changes no credential) leaves the read cache as it was: no flush, and
+    the next GET of a cached credential is a hit; a revoke by `engage mcp`
+    afterwards still empties it."""
+    t = obs.tenant
+    cid = json.loads(post(obs.port, t, "rk-" + secrets.token_hex(3)).body)["credentialId"]
+    for _ in range(2):
+        assert get_cred(obs.port, t, cid).status == 200
+    s0, _ = scrape(obs.port)
+    p = subprocess.run([ENGAGE_BIN, "--store", obs.store, "--json", "key", "create", t.id],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    time.sleep(0.2)  # ten of the writer's looks (every 20 ms)
+    assert get_cred(obs.port, t, cid).status == 200
+    s1, _ = scrape(obs.port)
+    assert val(s1, "engage_read_cache_flushes_total") == val(s0, "engage_read_cache_flushes_total")
+    assert val(s1, "engage_read_cache_hits_total") - val(s0, "engage_read_cache_hits_total") >= 1
+    mcp_revoke(obs.store, t, cid)
+    t0 = time.monotonic()
+    while json.loads(get_cred(obs.port, t, cid).body)["status"] != "Revoked":
+        assert time.monotonic() - t0 < 1.0, "another process's revoke not seen in 1 s"
+        time.sleep(0.002)
+    s2, _ = scrape(obs.port)
+    assert val(s2, "engage_read_cache_flushes_total") > val(s1, "engage_read_cache_flushes_total")
+
+
 def test_c32_read_cache_off(tmp):
     """--read-cache 0 keeps no cache: every GET reads the store."""
     srv = EngageServer(tmp, extra_args=["--read-cache", "0"])

@@ -1837,17 +1837,23 @@ static void cache_with_c1(struct fx *f)
     ok1(f->c, cred_w("t1", "c1", "u1", 1000, EG_TIME_NONE));
 }
 
-/* Revoke t1/c1 at `at` through a second store on the same file: to the
- * first, another process's write. */
-static void revoke_elsewhere(struct fx *f, int64_t at)
+/* Apply w through a second store on the same file: to the first, another
+ * process's write. */
+static void apply_elsewhere(struct fx *f, struct eg_write w)
 {
     char err[256];
     struct eg_store *s2;
     assert_int_equal(eg_store_open(f->url, &s2, err, sizeof(err)), 0);
     struct eg_store_conn *c2 = eg_store_conn(s2);
     assert_non_null(c2);
-    ok1(c2, revoke_w("t1", "c1", at));
+    ok1(c2, w);
     eg_store_close(s2);
+}
+
+/* Revoke t1/c1 at `at` elsewhere. */
+static void revoke_elsewhere(struct fx *f, int64_t at)
+{
+    apply_elsewhere(f, revoke_w("t1", "c1", at));
 }
 
 /* The cache is kept only where the backend can see other writers' commits:
@@ -1938,20 +1944,62 @@ static void test_read_cache_own_revoke(void **state)
     assert_int_equal(cache_stats(f->s).flushes, flushes);
 }
 
-/* Another process's revoke (here: a second store on the file, as `engage
- * mcp` would be) flushes the cache at the writer's next look. */
-static void test_read_cache_other_writer(void **state)
+/* The cache on t1/c1, past the first look, and c1 read twice: one hit. */
+static void cache_c1_watched_and_hit(struct fx *f)
 {
-    struct fx *f = *state;
     cache_with_c1(f);
     eg_store_watch(f->c);
     struct eg_credential c;
     assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
     assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
     assert_int_equal(cache_stats(f->s).hits, 1);
+}
+
+/* Another process's revoke (here: a second store on the file, as `engage
+ * mcp` would be) flushes the cache at the writer's next look. */
+static void test_read_cache_other_writer(void **state)
+{
+    struct fx *f = *state;
+    cache_c1_watched_and_hit(f);
+    struct eg_credential c;
 
     revoke_elsewhere(f, 2000);
     uint64_t flushes = cache_stats(f->s).flushes;
+    eg_store_watch(f->c);
+    assert_int_equal(cache_stats(f->s).flushes, flushes + 1);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(c.revoked_at, 2000);
+}
+
+/* Another process's commits that change no credential (a tenant here; keys
+ * and accounts alike) leave the cache alone, also after this process's own
+ * credential writes moved the audit head; a credential change of another
+ * process that lands between this process's commit and its next look still
+ * empties it. */
+static void test_read_cache_foreign_non_credential_writes(void **state)
+{
+    struct fx *f = *state;
+    cache_c1_watched_and_hit(f);
+    struct eg_credential c;
+    uint64_t flushes = cache_stats(f->s).flushes;
+
+    apply_elsewhere(f, tenant_w("t2", 2));
+    eg_store_watch(f->c);
+    assert_int_equal(cache_stats(f->s).flushes, flushes);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(cache_stats(f->s).hits, 2);
+
+    /* own credential write, then a foreign non-credential one */
+    ok1(f->c, cred_w("t1", "c2", "u2", 1001, EG_TIME_NONE));
+    apply_elsewhere(f, tenant_w("t3", 3));
+    eg_store_watch(f->c);
+    assert_int_equal(cache_stats(f->s).flushes, flushes);
+    assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
+    assert_int_equal(cache_stats(f->s).hits, 3);
+
+    /* a foreign revoke, then an own write before the next look */
+    revoke_elsewhere(f, 2000);
+    ok1(f->c, cred_w("t1", "c3", "u3", 1002, EG_TIME_NONE));
     eg_store_watch(f->c);
     assert_int_equal(cache_stats(f->s).flushes, flushes + 1);
     assert_int_equal(eg_store_cred_get(f->c, "t1", "c1", &c), 0);
@@ -2175,6 +2223,7 @@ int main(void)
         T(test_read_cache_hits),
         T(test_read_cache_own_revoke),
         T(test_read_cache_other_writer),
+        T(test_read_cache_foreign_non_credential_writes),
         T(test_read_cache_writer_watches),
         T(test_read_cache_tokens),
         T(test_read_cache_race),
