@@ -684,6 +684,9 @@ static const struct cmd cmds[] = {
      "[--io-threads N] [--read-cache MIB] "
      "[--user NAME]",
      "Serve the ENGAGE Credentialing API over HTTP until SIGINT or SIGTERM.\n"
+     "Then it answers new requests 503, lets the ones in flight finish\n"
+     "(25 s at most; 5 s for an answer still being sent), commits and\n"
+     "exits 0.\n"
      "\n"
      "  --listen HOST:PORT        address to listen on [ENGAGE_LISTEN]\n"
      "                            (default 127.0.0.1:8080)\n"
