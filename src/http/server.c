@@ -1342,6 +1342,9 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
     if (tls)
         flags |= MHD_USE_TLS;
     struct MHD_OptionItem opts[] = {
+        /* First: libmicrohttpd applies options in order, and a message
+         * about any later one goes through this logger. */
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, srv},
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT,
@@ -1352,7 +1355,6 @@ int eg_http_start(struct eg_store *store, const struct eg_http_config *cfg,
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, srv},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, srv},
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, srv},
         {cfg->listen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, &ss},
         {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert},
         {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key},
