@@ -459,7 +459,7 @@ class EngageServer:
     def cli(self, *args, input=None):
         return cli_json(self.store, *args, input=input)
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, _tries=3):
         if not os.access(ENGAGE_BIN, os.X_OK):
             raise RuntimeError(f"no engage binary at {ENGAGE_BIN} (run make, or set ENGAGE_BIN)")
         self.port = free_port()
@@ -474,12 +474,18 @@ class EngageServer:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if _tries > 1 and "Address already in use" in self.log_text():
+                    # free_port() gave the port up before engage bound it, and
+                    # something else took it meanwhile: another port
+                    self.stop()
+                    return self.start(timeout, _tries - 1)
                 raise RuntimeError(f"engage serve exited with {self.proc.returncode}:\n"
                                    + self.log_tail())
             try:
                 r = http_request(self.port, "GET", "/healthz", timeout=1.0)
                 last = r.status
-                if r.status == 200:
+                # still running: not another server answering on the port
+                if r.status == 200 and self.proc.poll() is None:
                     return self
             except OSError as e:
                 last = e
