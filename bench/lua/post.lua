@@ -11,6 +11,9 @@
 --                for the 90/10 mix next to a separate reading wrk)
 --   BENCH_RUN    optional: a run tag, so user ids differ between runs
 --   BENCH_POOL   optional: requests formatted per thread (default 200000)
+--   BENCH_EXTRA  optional: more members for each body, e.g.
+--                ',"validTo":"2000-01-01T00:00:00Z"', which engage answers
+--                400 after auth and validation, with nothing stored (C13)
 local threads = 0
 local reqs, n, i = {}, 0, 0
 local rate = tonumber(os.getenv("BENCH_RATE") or "")
@@ -28,10 +31,11 @@ function init(args)
    local path = assert(os.getenv("BENCH_PATH"), "BENCH_PATH")
    local prefix = "bench-" .. (os.getenv("BENCH_RUN") or "0") .. "-"
    local base = (tid or 0) * 1000000000
+   local extra = os.getenv("BENCH_EXTRA") or ""
    n = tonumber(os.getenv("BENCH_POOL") or "") or 200000
    for k = 1, n do
       reqs[k] = wrk.format("POST", path, nil,
-         '{"userId":"' .. prefix .. (base + k) .. '","accessProfile":"staff"}')
+         '{"userId":"' .. prefix .. (base + k) .. '","accessProfile":"staff"' .. extra .. '}')
    end
 end
 

@@ -1307,8 +1307,8 @@ static int db_open(const char *path, sqlite3 **out, char *msg, size_t msglen)
      * disk. Reads use mmap: without it, lists on a large store run at half
      * the speed (bench/README.md: whole list 0.73M vs 0.36M/s, userId list
      * 0.46 vs 0.30 x nginx). The price: SQLite drops a reader's map when
-     * another connection has committed, so under heavy writes reads fault
-     * pages in again (90/10 mix: read p99 1.5 x read-only, within target). */
+     * another connection has committed, so under heavy writes reads that
+     * miss the read cache (C32) fault pages in again. */
     s = sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
                          "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192; "
                          "PRAGMA mmap_size=1073741824;",
