@@ -473,6 +473,37 @@ static int read_audit(sqlite3_stmt *st, struct eg_audit *a)
     return rc;
 }
 
+/* The row loop of every scan: NAME(c, st, cb, ctx) steps st to its end,
+ * reads each row with READ into a T and hands it to cb, which ends the scan
+ * early by returning non-zero. It finishes st and returns 0 or the first
+ * error. One function per row type keeps the callbacks' types. */
+#define DEFINE_ROW_LOOP(NAME, T, READ, CB)                                   \
+    static int NAME(struct eg_bconn *c, sqlite3_stmt *st, CB cb, void *ctx)  \
+    {                                                                        \
+        int rc = 0;                                                          \
+        for (;;) {                                                           \
+            int s = sqlite3_step(st);                                        \
+            if (s == SQLITE_DONE)                                            \
+                break;                                                       \
+            if (s != SQLITE_ROW) {                                           \
+                rc = map_err(c->db, s);                                      \
+                break;                                                       \
+            }                                                                \
+            T row;                                                           \
+            rc = READ(st, &row);                                             \
+            if (rc != 0 || cb(ctx, &row) != 0)                               \
+                break;                                                       \
+        }                                                                    \
+        finish(st);                                                          \
+        return rc;                                                           \
+    }
+
+DEFINE_ROW_LOOP(each_key, struct eg_key, read_key, eg_key_cb)
+DEFINE_ROW_LOOP(each_tenant, struct eg_tenant, read_tenant, eg_tenant_cb)
+DEFINE_ROW_LOOP(each_cred, struct eg_credential, read_cred, eg_cred_cb)
+DEFINE_ROW_LOOP(each_device, struct eg_device, read_device, eg_device_cb)
+DEFINE_ROW_LOOP(each_audit, struct eg_audit, read_audit, eg_audit_cb)
+
 /* ---- running statements ---- */
 
 /* Runs a bound statement that returns no rows; *changes (when not NULL)
@@ -989,24 +1020,7 @@ static int sqlite_key_scan(struct eg_bconn *c, const char *tenant_id,
         return rc;
     if (bind_str(st, 1, tenant_id) != SQLITE_OK)
         return bind_failed(st);
-    for (;;) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            rc = map_err(c->db, s);
-            goto out;
-        }
-        struct eg_key k;
-        rc = read_key(st, &k);
-        if (rc != 0)
-            goto out;
-        if (cb(ctx, &k) != 0)
-            break;
-    }
-out:
-    finish(st);
-    return rc;
+    return each_key(c, st, cb, ctx);
 }
 
 static int sqlite_account_get(struct eg_bconn *c, const char *tenant_id,
@@ -1055,24 +1069,7 @@ static int sqlite_tenant_scan(struct eg_bconn *c, eg_tenant_cb cb, void *ctx)
     int rc = get_stmt(c, ST_TENANT_SCAN, &st);
     if (rc != 0)
         return rc;
-    for (;;) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            rc = map_err(c->db, s);
-            goto out;
-        }
-        struct eg_tenant t;
-        rc = read_tenant(st, &t);
-        if (rc != 0)
-            goto out;
-        if (cb(ctx, &t) != 0)
-            break;
-    }
-out:
-    finish(st);
-    return rc;
+    return each_tenant(c, st, cb, ctx);
 }
 
 static int sqlite_profile_get(struct eg_bconn *c, const char *tenant_id,
@@ -1136,24 +1133,7 @@ static int sqlite_cred_scan(struct eg_bconn *c, const struct eg_cred_filter *f,
     if (from && (sqlite3_bind_int64(st, 4, after->time) != SQLITE_OK ||
                  BIND_FIELD(st, 5, after->id) != SQLITE_OK))
         return bind_failed(st);
-    for (;;) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            rc = map_err(c->db, s);
-            goto out;
-        }
-        struct eg_credential cr;
-        rc = read_cred(st, &cr);
-        if (rc != 0)
-            goto out;
-        if (cb(ctx, &cr) != 0)
-            break;
-    }
-out:
-    finish(st);
-    return rc;
+    return each_cred(c, st, cb, ctx);
 }
 
 static int sqlite_device_scan(struct eg_bconn *c, const char *tenant_id,
@@ -1171,24 +1151,7 @@ static int sqlite_device_scan(struct eg_bconn *c, const char *tenant_id,
     if (from && (BIND_FIELD(st, 2, after->text) != SQLITE_OK ||
                  BIND_FIELD(st, 3, after->id) != SQLITE_OK))
         return bind_failed(st);
-    for (;;) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            rc = map_err(c->db, s);
-            goto out;
-        }
-        struct eg_device d;
-        rc = read_device(st, &d);
-        if (rc != 0)
-            goto out;
-        if (cb(ctx, &d) != 0)
-            break;
-    }
-out:
-    finish(st);
-    return rc;
+    return each_device(c, st, cb, ctx);
 }
 
 static int sqlite_audit_scan(struct eg_bconn *c, const char *tenant_id,
@@ -1209,24 +1172,7 @@ static int sqlite_audit_scan(struct eg_bconn *c, const char *tenant_id,
         return bind_failed(st);
     if (credential_id != NULL && bind_str(st, 4, credential_id) != SQLITE_OK)
         return bind_failed(st);
-    for (;;) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            rc = map_err(c->db, s);
-            goto out;
-        }
-        struct eg_audit a;
-        rc = read_audit(st, &a);
-        if (rc != 0)
-            goto out;
-        if (cb(ctx, &a) != 0)
-            break;
-    }
-out:
-    finish(st);
-    return rc;
+    return each_audit(c, st, cb, ctx);
 }
 
 static int sqlite_ping(struct eg_bconn *c)
