@@ -29,6 +29,7 @@
 #define CACHE_SLOTS 4096 /* direct-mapped; a collision only costs a hash */
 #define THROTTLE_SLOTS 4096
 #define WATCH_MS 200
+#define VERIFYING_MAX 16 /* pairs being checked at once, one slot each */
 
 struct entry {
     bool used;
@@ -72,6 +73,12 @@ struct eg_auth {
     pthread_mutex_t dummy_lock;
     char dummy[EG_PWHASH_MAX]; /* an Argon2id hash nobody knows the input of;
                                   made on first need, guarded by dummy_lock */
+    /* The pairs whose Argon2id check is running (guarded by vlock; vcond is
+     * signalled when one ends). */
+    pthread_mutex_t vlock;
+    pthread_cond_t vcond;
+    bool vused[VERIFYING_MAX];
+    uint8_t vtag[VERIFYING_MAX][32];
 };
 
 /* The dummy hash, made the first time a wrong secret has nothing to be
@@ -161,6 +168,8 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     pthread_cond_init(&a->stop_cond, NULL);
     pthread_mutex_init(&a->dummy_lock, NULL);
     pthread_mutex_init(&a->tlock, NULL);
+    pthread_mutex_init(&a->vlock, NULL);
+    pthread_cond_init(&a->vcond, NULL);
     a->throttle = calloc(THROTTLE_SLOTS, sizeof(*a->throttle));
     if (a->throttle == NULL)
         abort();
@@ -185,6 +194,8 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     return 0;
 fail:
     pthread_mutex_destroy(&a->tlock);
+    pthread_cond_destroy(&a->vcond);
+    pthread_mutex_destroy(&a->vlock);
     free(a->throttle);
     free(a->buckets);
     pthread_mutex_destroy(&a->dummy_lock);
@@ -206,6 +217,8 @@ void eg_auth_free(struct eg_auth *a)
     pthread_mutex_unlock(&a->stop_lock);
     pthread_join(a->watcher, NULL);
     pthread_mutex_destroy(&a->tlock);
+    pthread_cond_destroy(&a->vcond);
+    pthread_mutex_destroy(&a->vlock);
     free(a->throttle);
     free(a->buckets);
     pthread_mutex_destroy(&a->dummy_lock);
@@ -473,13 +486,42 @@ int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
     int64_t gen = 0;
     int rc;
 
+    int vslot = -1;
+
     pend->result = EG_EUNAUTHORIZED;
-    /* Many requests with one new pair (a client opening its connections)
-     * queue up behind the first verification: whichever finished first
-     * has cached the pair, and the rest need no hash of their own. */
-    if (!pend->refresh && cached(a, pend->tag, &pend->principal, NULL)) {
-        pend->result = 0;
-        goto out;
+    /* Many requests with one new pair (a client opening its connections, or
+     * all of them when the pair's cache entry has expired) queue up behind
+     * the first verification, which caches the pair; the rest need no hash
+     * of their own. A worker that finds the same pair's check still running
+     * on another worker waits for it rather than run a second Argon2id
+     * beside it (two at once took both cores here for ~100 ms). A failed
+     * check caches nothing, so each waiter then runs its own, as every
+     * wrong secret costs one. */
+    if (!pend->refresh) {
+        pthread_mutex_lock(&a->vlock);
+        for (;;) {
+            if (cached(a, pend->tag, &pend->principal, NULL)) {
+                pthread_mutex_unlock(&a->vlock);
+                pend->result = 0;
+                goto out;
+            }
+            int running = -1;
+            for (int i = 0; i < VERIFYING_MAX && running < 0; i++)
+                if (a->vused[i] &&
+                    sodium_memcmp(a->vtag[i], pend->tag, 32) == 0)
+                    running = i;
+            if (running < 0)
+                break;
+            pthread_cond_wait(&a->vcond, &a->vlock);
+        }
+        for (int i = 0; i < VERIFYING_MAX && vslot < 0; i++)
+            if (!a->vused[i])
+                vslot = i;
+        if (vslot >= 0) {
+            a->vused[vslot] = true;
+            memcpy(a->vtag[vslot], pend->tag, 32);
+        }
+        pthread_mutex_unlock(&a->vlock);
     }
     struct eg_store_conn *c = eg_store_conn(a->store);
     if (c == NULL) {
@@ -538,6 +580,12 @@ int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
     e->refreshing = false;
     pthread_rwlock_unlock(&a->lock);
 out:
+    if (vslot >= 0) {
+        pthread_mutex_lock(&a->vlock);
+        a->vused[vslot] = false;
+        pthread_cond_broadcast(&a->vcond);
+        pthread_mutex_unlock(&a->vlock);
+    }
     sodium_memzero(pend->key, sizeof(pend->key));
     sodium_memzero(pend->password, sizeof(pend->password));
     return pend->result;

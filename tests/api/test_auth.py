@@ -2,6 +2,7 @@
 cache, invalidated by store changes within 1 s), C10 (several active keys)."""
 import base64
 import secrets
+import threading
 import time
 
 import pytest
@@ -172,6 +173,35 @@ def test_c8_auth_cache_one_argon2_per_pair(server, client, tenant):
     assert d["engage_auth_argon2_verifications_total"] == 1, d
     assert d["engage_auth_cache_hits_total"] >= 1, d
     assert d["engage_auth_cache_misses_total"] >= 1, d
+
+
+def test_c8_many_first_requests_at_once_cost_one_argon2(server, client, tenant):
+    """A client opening its connections with a brand-new pair sends many first
+    requests at once: the two auth workers must not both hash the same pair
+    (C8). One Argon2id verification for all of them, each answered 200."""
+    user = "burst-" + secrets.token_hex(3)
+    pw = server.cli("account", "create", tenant.id, user)["password"]
+    h = tenant.headers(username=user, password=pw)
+    time.sleep(0.3)  # the server reads the auth generation every 200 ms
+    n = 12
+    gate = threading.Barrier(n)
+    statuses = []
+
+    def one():
+        gate.wait()
+        statuses.append(client.raw("GET", "/engage/credentials?limit=1", h).status)
+
+    m0 = server.metrics()
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    m1 = server.metrics()
+    assert statuses == [200] * n, statuses
+    d = {k: m1[k] - m0[k] for k in m0 if k.startswith("engage_auth_")}
+    assert d["engage_auth_argon2_verifications_total"] == 1, d
+    assert d["engage_auth_cache_misses_total"] >= 2, d  # they did arrive together
 
 
 def test_c8_cached_pair_does_not_admit_other_password(client, tenant):
