@@ -283,7 +283,11 @@ fold_rounds() { # NAME: NAME.KEY = the median over the rounds; NAME.p99best the 
 # paced_arm READ WRITE URL [POST-ENV...]: after a fresh account and a 2 s
 # warm-up, engage's point reads (wrk READ) next to a paced POST client
 # (wrk WRITE, -t1 -c64, at $wrate/s) aimed at URL; both into R[READ.*] and
-# R[WRITE.*]. Used by the 90/10 rounds, which set small, wrate and the rest.
+# R[WRITE.*]. Both clients send the fresh account's credentials, verified
+# before the load (until the sixth session the POST client was handed the
+# previous arm's: its first requests each waited for an Argon2id check,
+# and its p99 read 25-140 ms). Used by the 90/10 rounds, which set small,
+# wrate and the rest.
 paced_arm() {
     local rn=$1 wn=$2 url=$3 pid
     shift 3
@@ -291,7 +295,8 @@ paced_arm() {
     WRK_DUR=2 wrk_run "warm.$rn" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
         BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC"
     (WRK_THREADS=1 WRK_CONNS=64 wrk_run "$wn" "$url" post.lua \
-        BENCH_PATH=/engage/credentials BENCH_RATE="$wrate" "$@"
+        BENCH_PATH=/engage/credentials BENCH_RATE="$wrate" BENCH_KEY="$K_SMALL" \
+        BENCH_BASIC="$BASIC" "$@"
      echo "${R[$wn.rps]} ${R[$wn.p50]} ${R[$wn.p99]} ${R[$wn.max]} ${R[$wn.non2xx]} ${R[$wn.sockerr]}" >"$W/$wn.res") &
     pid=$!
     wrk_run "$rn" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
@@ -602,15 +607,15 @@ main() {
     # to a tenth of all requests (paced again from what the reads reached
     # when the share is off by more than 1.5 points, at most 3 tries); then
     # two floors of the mix on engage, with the same paced client: its POSTs
-    # rejected (400 after auth and validation, nothing stored), then its
-    # POSTs sent to nginx (engage serves only the reads); then the same two
+    # rejected (400 after auth and validation, nothing stored), then sent to
+    # a path engage does not serve (404 when routed), then sent to nginx (engage serves only the reads); then the same two
     # clients on nginx, whose answer to each POST is an immediate 301: what
     # the second client alone costs the reads on these two shared cores,
     # with no store behind it. Medians of the rounds.
     # Each arm starts with a fresh account (another process's write; it
     # leaves the read cache as it is, C32) and a 2 s read warm-up, so every
     # arm measures the steady state.
-    log "90% reads / 10% writes, $ROUNDS rounds: engage read-only, mixed, with the POSTs rejected and with them sent to nginx; nginx alone and next to the same paced client"
+    log "90% reads / 10% writes, $ROUNDS rounds: engage read-only, mixed, with the POSTs rejected, answered 404 and sent to nginx; nginx alone and next to the same paced client"
     local wrate="" mixed_ok=1 attempt share
     for r in $(seq "$ROUNDS"); do
         fresh_account "$small" "$T_SMALL" "$K_SMALL" "$P_ENG"
@@ -621,8 +626,7 @@ main() {
         [ -n "$wrate" ] || wrate=$(calc "int(${R[ro.$r.rps]} / 15)")
         share=0
         for attempt in 1 2 3; do
-            paced_arm "mixr.$r" "mixw.$r" "http://127.0.0.1:$P_ENG" BENCH_KEY="$K_SMALL" \
-                BENCH_BASIC="$BASIC" BENCH_RUN="mix$r.$attempt"
+            paced_arm "mixr.$r" "mixw.$r" "http://127.0.0.1:$P_ENG" BENCH_RUN="mix$r.$attempt"
             share=$(calc "100 * ${R[mixw.$r.rps]} / (${R[mixw.$r.rps]} + ${R[mixr.$r.rps]})")
             log "  writes are $(fmt %.1f "$share") % of all requests (paced at $wrate/s)"
             awk -v s="$share" 'BEGIN { exit !(s >= 8.5 && s <= 11.5) }' && break
@@ -633,8 +637,12 @@ main() {
         # The floor of the mix: the same paced client, but every body has a
         # validTo in the past, so each POST is answered 400 after auth, the
         # JSON parse and validation (C13) and nothing reaches the writer.
-        paced_arm "rejr.$r" "rejw.$r" "http://127.0.0.1:$P_ENG" BENCH_KEY="$K_SMALL" \
-            BENCH_BASIC="$BASIC" BENCH_RUN="rej$r" BENCH_EXTRA=',"validTo":"2000-01-01T00:00:00Z"'
+        paced_arm "rejr.$r" "rejw.$r" "http://127.0.0.1:$P_ENG" BENCH_RUN="rej$r" \
+            BENCH_EXTRA=',"validTo":"2000-01-01T00:00:00Z"'
+        # The least engage can do for a request: the same paced client, its
+        # POSTs sent to a path engage does not serve, answered 404 when
+        # routed (no auth, no JSON, no store).
+        paced_arm "nfr.$r" "nfw.$r" "http://127.0.0.1:$P_ENG" BENCH_PATH=/nope BENCH_RUN="nf$r"
         # The machine's floor: the same paced client, but its POSTs go to
         # nginx (301 at once) while engage serves only the reads.
         paced_arm "offr.$r" "offw.$r" "http://127.0.0.1:$P_NGX" BENCH_RUN="off$r"
@@ -646,13 +654,13 @@ main() {
         wait "$npid" || die "the writing wrk (nginx) failed"
     done
     fold_rounds ro; fold_rounds mixr; fold_rounds mixw; fold_rounds nro; fold_rounds nmixr
-    fold_rounds rejr; fold_rounds rejw; fold_rounds offr; fold_rounds offw
+    fold_rounds rejr; fold_rounds rejw; fold_rounds nfr; fold_rounds nfw; fold_rounds offr; fold_rounds offw
     R[mix.share]=$(med_rounds mix share)
     R[mix.ok]=$mixed_ok
     R[mixr.rss]=$(proc_kib "$E1" VmRSS)
     R[nmixr.rss]=$(tree_rss_kib "$NGINX_PID")
     # one figure per server is enough
-    R[ro.rss]="" R[mixw.rss]="" R[nro.rss]="" R[rejr.rss]="" R[rejw.rss]="" R[offr.rss]="" R[offw.rss]=""
+    R[ro.rss]="" R[mixw.rss]="" R[nro.rss]="" R[rejr.rss]="" R[rejw.rss]="" R[nfr.rss]="" R[nfw.rss]="" R[offr.rss]="" R[offw.rss]=""
 
     # ---------------------------------------------------------------- POST
     # ROUNDS interleaved rounds of (bare loop 5 s, engage POST), and the bare
@@ -869,6 +877,8 @@ report() {
     row "90/10 mix: the writes (\`POST {base}/credentials\`, paced)" engage 64 mixw "" "" "" "$(errs mixw)writes are $(fmt %.1f "${R[mix.share]}") % of all requests (median)"
     row "the floor of the mix: the reads next to the same paced client, each POST answered 400 after auth and validation (a \`validTo\` in the past), nothing stored" engage "$CONNS" rejr "$(fmt %.2f "$(calc "${R[rejr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs rejr)median of $ROUNDS rounds; best p99 of the rounds ${R[rejr.p99best]} ms, $(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); the HTTP side of the writes, without the store"
     row "the floor of the mix: the rejected POSTs (paced)" engage 64 rejw "" "" "" "non-2xx answers (400 expected for each): ${R[rejw.non2xx]} of the rounds' requests; ${R[rejw.sockerr]} socket errors/timeouts"
+    row "the least engage can do for each POST: the reads next to the same paced client, its POSTs sent to \`/nope\` and answered 404 when routed (no auth, no JSON, no store)" engage "$CONNS" nfr "$(fmt %.2f "$(calc "${R[nfr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs nfr)median of $ROUNDS rounds; best p99 of the rounds ${R[nfr.p99best]} ms, $(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); a second client's requests reaching engage's HTTP threads at all"
+    row "the POSTs answered 404 (paced)" engage 64 nfw "" "" "" "non-2xx answers (404 expected for each): ${R[nfw.non2xx]} of the rounds' requests; ${R[nfw.sockerr]} socket errors/timeouts"
     row "the machine's floor: the reads next to the same paced client aimed at nginx (each POST a 301 there; engage serves no write)" engage "$CONNS" offr "$(fmt %.2f "$(calc "${R[offr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs offr)median of $ROUNDS rounds; best p99 of the rounds ${R[offr.p99best]} ms, $(fmt %.2f "$(calc "${R[offr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); what the second client and its server alone cost engage's reads on 2 shared cores"
     row "nginx, static reads alone, in the same rounds" nginx "$CONNS" nro "$(fmt %.2f "$(calc "${R[nro.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds"
     row "nginx, static reads next to the same paced POST client (each POST answered at once: 301)" nginx "$CONNS" nmixr "$(fmt %.2f "$(calc "${R[nmixr.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds; best p99 of the rounds ${R[nmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")") × nginx's best alone (${R[nro.p99best]} ms); the second client's own cost on 2 shared cores"
@@ -917,7 +927,7 @@ report() {
     if awk "BEGIN { exit !(${R[ro.p99best]} > 2 * ${R[nro.p99best]}) }"; then
         mixv="unsettled: engage's read-only p99 stayed in the slow mode in every round (best ${R[ro.p99best]} ms, nginx's ${R[nro.p99best]} ms); run again"
     fi
-    printf '| 90/10: read p99 ≤ 2 × read-only p99 | %s × (%s vs %s ms, the best of %s rounds each; medians %s vs %s ms; writes %s %%; engage next to the same client with every POST rejected, nothing stored: %s ×; with the POSTs sent to nginx instead: %s ×; nginx next to the same paced client: %s ×) | %s |\n' "$(fmt %.2f "$rmix")" "$(fmt %.2f "${R[mixr.p99best]}")" "$(fmt %.2f "${R[ro.p99best]}")" "$ROUNDS" "$(fmt %.2f "${R[mixr.p99]}")" "$(fmt %.2f "${R[ro.p99]}")" "$(fmt %.1f "${R[mix.share]}")" "$(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$roff")" "$(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")")" "$mixv"
+    printf '| 90/10: read p99 ≤ 2 × read-only p99 | %s × (%s vs %s ms, the best of %s rounds each; medians %s vs %s ms; writes %s %%; engage next to the same client with every POST rejected, nothing stored: %s ×; with every POST answered 404 when routed: %s ×; with the POSTs sent to nginx instead: %s ×; nginx next to the same paced client: %s ×) | %s |\n' "$(fmt %.2f "$rmix")" "$(fmt %.2f "${R[mixr.p99best]}")" "$(fmt %.2f "${R[ro.p99best]}")" "$ROUNDS" "$(fmt %.2f "${R[mixr.p99]}")" "$(fmt %.2f "${R[ro.p99]}")" "$(fmt %.1f "${R[mix.share]}")" "$(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$roff")" "$(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")")" "$mixv"
     printf '| whole list ≥ 500k credentials/s | %s /s | %s |\n' "$(fmt %.0f "${R[stream.rate]}")" "$(verdict "${R[stream.rate]} >= 500000")"
     printf '| RssAnon growth ≤ 32 MiB while streaming (fast / slow reader) | %s / %s MiB | %s |\n' "$(fmt %.1f "${R[stream.growth]}")" "$(fmt %.1f "${R[slow.growth]}")" "$(verdict "${R[stream.growth]} <= 32 && ${R[slow.growth]} <= 32")"
     printf '| start-up on %s ≤ 200 ms | %s ms | %s |\n' "$N_BIG" "$(fmt %.0f "${R[start.median]}")" "$(verdict "${R[start.median]} <= 200")"
