@@ -608,14 +608,14 @@ main() {
     # when the share is off by more than 1.5 points, at most 3 tries); then
     # two floors of the mix on engage, with the same paced client: its POSTs
     # rejected (400 after auth and validation, nothing stored), then sent to
-    # a path engage does not serve (404 when routed), then sent to nginx (engage serves only the reads); then the same two
+    # /healthz (405 before auth, on the same connection), then sent to nginx (engage serves only the reads); then the same two
     # clients on nginx, whose answer to each POST is an immediate 301: what
     # the second client alone costs the reads on these two shared cores,
     # with no store behind it. Medians of the rounds.
     # Each arm starts with a fresh account (another process's write; it
     # leaves the read cache as it is, C32) and a 2 s read warm-up, so every
     # arm measures the steady state.
-    log "90% reads / 10% writes, $ROUNDS rounds: engage read-only, mixed, with the POSTs rejected, answered 404 and sent to nginx; nginx alone and next to the same paced client"
+    log "90% reads / 10% writes, $ROUNDS rounds: engage read-only, mixed, with the POSTs rejected, answered 405 and sent to nginx; nginx alone and next to the same paced client"
     local wrate="" mixed_ok=1 attempt share
     for r in $(seq "$ROUNDS"); do
         fresh_account "$small" "$T_SMALL" "$K_SMALL" "$P_ENG"
@@ -640,9 +640,11 @@ main() {
         paced_arm "rejr.$r" "rejw.$r" "http://127.0.0.1:$P_ENG" BENCH_RUN="rej$r" \
             BENCH_EXTRA=',"validTo":"2000-01-01T00:00:00Z"'
         # The least engage can do for a request: the same paced client, its
-        # POSTs sent to a path engage does not serve, answered 404 when
-        # routed (no auth, no JSON, no store).
-        paced_arm "nfr.$r" "nfw.$r" "http://127.0.0.1:$P_ENG" BENCH_PATH=/nope BENCH_RUN="nf$r"
+        # POSTs sent to /healthz, answered 405 before auth, with no JSON and
+        # no store, on the same connection (an unknown path would answer 404
+        # before the body is read and close the connection, C5: the client
+        # would then open a new one for every POST).
+        paced_arm "nfr.$r" "nfw.$r" "http://127.0.0.1:$P_ENG" BENCH_PATH=/healthz BENCH_RUN="nf$r"
         # The machine's floor: the same paced client, but its POSTs go to
         # nginx (301 at once) while engage serves only the reads.
         paced_arm "offr.$r" "offw.$r" "http://127.0.0.1:$P_NGX" BENCH_RUN="off$r"
@@ -877,8 +879,8 @@ report() {
     row "90/10 mix: the writes (\`POST {base}/credentials\`, paced)" engage 64 mixw "" "" "" "$(errs mixw)writes are $(fmt %.1f "${R[mix.share]}") % of all requests (median)"
     row "the floor of the mix: the reads next to the same paced client, each POST answered 400 after auth and validation (a \`validTo\` in the past), nothing stored" engage "$CONNS" rejr "$(fmt %.2f "$(calc "${R[rejr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs rejr)median of $ROUNDS rounds; best p99 of the rounds ${R[rejr.p99best]} ms, $(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); the HTTP side of the writes, without the store"
     row "the floor of the mix: the rejected POSTs (paced)" engage 64 rejw "" "" "" "non-2xx answers (400 expected for each): ${R[rejw.non2xx]} of the rounds' requests; ${R[rejw.sockerr]} socket errors/timeouts"
-    row "the least engage can do for each POST: the reads next to the same paced client, its POSTs sent to \`/nope\` and answered 404 when routed (no auth, no JSON, no store)" engage "$CONNS" nfr "$(fmt %.2f "$(calc "${R[nfr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs nfr)median of $ROUNDS rounds; best p99 of the rounds ${R[nfr.p99best]} ms, $(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); a second client's requests reaching engage's HTTP threads at all"
-    row "the POSTs answered 404 (paced)" engage 64 nfw "" "" "" "non-2xx answers (404 expected for each): ${R[nfw.non2xx]} of the rounds' requests; ${R[nfw.sockerr]} socket errors/timeouts"
+    row "the least engage can do for each POST: the reads next to the same paced client, its POSTs sent to \`/healthz\` and answered 405 (no auth, no JSON, no store; the connection kept)" engage "$CONNS" nfr "$(fmt %.2f "$(calc "${R[nfr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs nfr)median of $ROUNDS rounds; best p99 of the rounds ${R[nfr.p99best]} ms, $(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); a second client's requests reaching engage's HTTP threads at all"
+    row "the POSTs answered 405 (paced)" engage 64 nfw "" "" "" "non-2xx answers (405 expected for each): ${R[nfw.non2xx]} of the rounds' requests; ${R[nfw.sockerr]} socket errors/timeouts"
     row "the machine's floor: the reads next to the same paced client aimed at nginx (each POST a 301 there; engage serves no write)" engage "$CONNS" offr "$(fmt %.2f "$(calc "${R[offr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs offr)median of $ROUNDS rounds; best p99 of the rounds ${R[offr.p99best]} ms, $(fmt %.2f "$(calc "${R[offr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); what the second client and its server alone cost engage's reads on 2 shared cores"
     row "nginx, static reads alone, in the same rounds" nginx "$CONNS" nro "$(fmt %.2f "$(calc "${R[nro.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds"
     row "nginx, static reads next to the same paced POST client (each POST answered at once: 301)" nginx "$CONNS" nmixr "$(fmt %.2f "$(calc "${R[nmixr.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds; best p99 of the rounds ${R[nmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")") × nginx's best alone (${R[nro.p99best]} ms); the second client's own cost on 2 shared cores"
@@ -927,7 +929,7 @@ report() {
     if awk "BEGIN { exit !(${R[ro.p99best]} > 2 * ${R[nro.p99best]}) }"; then
         mixv="unsettled: engage's read-only p99 stayed in the slow mode in every round (best ${R[ro.p99best]} ms, nginx's ${R[nro.p99best]} ms); run again"
     fi
-    printf '| 90/10: read p99 ≤ 2 × read-only p99 | %s × (%s vs %s ms, the best of %s rounds each; medians %s vs %s ms; writes %s %%; engage next to the same client with every POST rejected, nothing stored: %s ×; with every POST answered 404 when routed: %s ×; with the POSTs sent to nginx instead: %s ×; nginx next to the same paced client: %s ×) | %s |\n' "$(fmt %.2f "$rmix")" "$(fmt %.2f "${R[mixr.p99best]}")" "$(fmt %.2f "${R[ro.p99best]}")" "$ROUNDS" "$(fmt %.2f "${R[mixr.p99]}")" "$(fmt %.2f "${R[ro.p99]}")" "$(fmt %.1f "${R[mix.share]}")" "$(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$roff")" "$(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")")" "$mixv"
+    printf '| 90/10: read p99 ≤ 2 × read-only p99 | %s × (%s vs %s ms, the best of %s rounds each; medians %s vs %s ms; writes %s %%; engage next to the same client with every POST rejected, nothing stored: %s ×; with every POST answered 405 before auth: %s ×; with the POSTs sent to nginx instead: %s ×; nginx next to the same paced client: %s ×) | %s |\n' "$(fmt %.2f "$rmix")" "$(fmt %.2f "${R[mixr.p99best]}")" "$(fmt %.2f "${R[ro.p99best]}")" "$ROUNDS" "$(fmt %.2f "${R[mixr.p99]}")" "$(fmt %.2f "${R[ro.p99]}")" "$(fmt %.1f "${R[mix.share]}")" "$(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$roff")" "$(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")")" "$mixv"
     printf '| whole list ≥ 500k credentials/s | %s /s | %s |\n' "$(fmt %.0f "${R[stream.rate]}")" "$(verdict "${R[stream.rate]} >= 500000")"
     printf '| RssAnon growth ≤ 32 MiB while streaming (fast / slow reader) | %s / %s MiB | %s |\n' "$(fmt %.1f "${R[stream.growth]}")" "$(fmt %.1f "${R[slow.growth]}")" "$(verdict "${R[stream.growth]} <= 32 && ${R[slow.growth]} <= 32")"
     printf '| start-up on %s ≤ 200 ms | %s ms | %s |\n' "$N_BIG" "$(fmt %.0f "${R[start.median]}")" "$(verdict "${R[start.median]} <= 200")"
