@@ -30,6 +30,13 @@
 #define THROTTLE_SLOTS 4096
 #define WATCH_MS 200
 #define VERIFYING_MAX 16 /* pairs being checked at once, one slot each */
+/* After the generation moves, a pair verified before is still served this
+ * long while it is verified again in the background, so no request waits
+ * for an Argon2id check because another tenant's key or account changed. A
+ * revoked key or a changed password is still refused within 1 s (C8): the
+ * watcher's 200 ms, then this, then one check; and at once when the
+ * background check fails, which drops the pair. */
+#define STALE_MS 300
 
 struct entry {
     bool used;
@@ -49,7 +56,9 @@ struct eg_auth {
     struct entry *cache;
     _Atomic int64_t gen; /* the newest generation the watcher read */
     _Atomic int64_t gen_read_at; /* when the watcher last read it (ms) */
-    atomic_uint_fast64_t hits, misses, verifications, failures;
+    _Atomic int64_t gen_prev;       /* the generation before gen ... */
+    _Atomic int64_t gen_changed_at; /* ... and when the watcher saw it move */
+    atomic_uint_fast64_t hits, misses, verifications, failures, stale_hits;
     pthread_t watcher;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
@@ -134,6 +143,12 @@ static void *watch_main(void *arg)
         pthread_mutex_unlock(&a->stop_lock);
         int64_t gen;
         if (read_gen(a->store, &gen) == 0) {
+            int64_t cur = atomic_load(&a->gen);
+            if (gen != cur) {
+                /* Before gen: a reader that sees the new gen sees these. */
+                atomic_store(&a->gen_prev, cur);
+                atomic_store(&a->gen_changed_at, eg_time_now());
+            }
             atomic_store(&a->gen, gen);
             atomic_store(&a->gen_read_at, eg_time_now());
         }
@@ -184,6 +199,7 @@ int eg_auth_new(struct eg_store *s, unsigned cache_ttl_s, struct eg_auth **out)
     if (rc != 0)
         goto fail;
     atomic_store(&a->gen, gen);
+    atomic_store(&a->gen_prev, gen);
     atomic_store(&a->gen_read_at, eg_time_now());
     if (pthread_create(&a->watcher, NULL, watch_main, a) != 0) {
         rc = EG_EINTERNAL;
@@ -348,23 +364,40 @@ static size_t slot_of(const uint8_t tag[32])
     return v % CACHE_SLOTS;
 }
 
-/* The principal of a cached, still valid pair with this tag. */
+/* Whether tag is a pair the cache may answer for, with *p. With renew (a
+ * request's own lookup), *renew is set when this caller is to have the pair
+ * verified again in the background: in the last fifth of its life, or
+ * verified before the generation last moved, which is answered for STALE_MS
+ * after the watcher saw it move. */
 static bool cached(struct eg_auth *a, const uint8_t tag[32],
                    struct eg_principal *p, bool *renew)
 {
     int64_t gen = atomic_load(&a->gen);
+    int64_t prev = atomic_load(&a->gen_prev);
+    int64_t changed = atomic_load(&a->gen_changed_at);
     int64_t now = eg_time_now();
     bool hit = false;
     bool old = false;
     struct entry *e = &a->cache[slot_of(tag)];
     pthread_rwlock_rdlock(&a->lock);
-    if (e->used && sodium_memcmp(e->tag, tag, 32) == 0 && e->gen >= gen &&
-        now < e->expires) {
-        *p = e->principal;
-        hit = true;
-        /* In the last fifth of its life, and nobody renewing it yet. */
-        old = !e->refreshing &&
-              e->expires - now < (int64_t)a->ttl_s * 1000 / 5;
+    if (e->used && sodium_memcmp(e->tag, tag, 32) == 0 && now < e->expires) {
+        if (e->gen >= gen) {
+            hit = true;
+            /* In the last fifth of its life, and nobody renewing it yet. */
+            old = !e->refreshing &&
+                  e->expires - now < (int64_t)a->ttl_s * 1000 / 5;
+        } else if (renew != NULL && e->gen >= prev &&
+                   now - changed < STALE_MS) {
+            /* Verified at or after the generation the watcher held before
+             * it last saw the generation move: the change that makes it
+             * stale is one the watcher saw at `changed`, at most one
+             * watcher period after it was made. */
+            hit = true;
+            old = !e->refreshing;
+            atomic_fetch_add(&a->stale_hits, 1);
+        }
+        if (hit)
+            *p = e->principal;
     }
     pthread_rwlock_unlock(&a->lock);
     if (old && renew != NULL) {
@@ -377,6 +410,16 @@ static bool cached(struct eg_auth *a, const uint8_t tag[32],
         pthread_rwlock_unlock(&a->lock);
     }
     return hit;
+}
+
+/* Drop tag's entry: its pair failed a renewal. */
+static void forget(struct eg_auth *a, const uint8_t tag[32])
+{
+    struct entry *e = &a->cache[slot_of(tag)];
+    pthread_rwlock_wrlock(&a->lock);
+    if (e->used && sodium_memcmp(e->tag, tag, 32) == 0)
+        e->used = false;
+    pthread_rwlock_unlock(&a->lock);
 }
 
 static int unauthorized(struct eg_error *err, const char *msg)
@@ -562,6 +605,8 @@ int eg_auth_verify(struct eg_auth *a, struct eg_auth_pending *pend)
     }
     if (!ok) {
         atomic_fetch_add(&a->failures, 1);
+        if (pend->refresh)
+            forget(a, pend->tag); /* revoked, removed or changed meanwhile */
         goto out;
     }
     struct eg_principal *p = &pend->principal;
@@ -602,4 +647,6 @@ void eg_auth_get_stats(struct eg_auth *a, struct eg_auth_stats *st)
     st->cache_misses = atomic_load(&a->misses);
     st->argon2_verifications = atomic_load(&a->verifications);
     st->failures = atomic_load(&a->failures);
+    st->stale_hits = atomic_load(&a->stale_hits);
+    st->generation = atomic_load(&a->gen);
 }

@@ -38,6 +38,9 @@ struct eg_auth_pending {
 
 struct eg_auth_stats {
     uint64_t cache_hits, cache_misses, argon2_verifications, failures;
+    uint64_t stale_hits; /* of cache_hits: served while verified again after
+                            the generation moved */
+    int64_t generation;  /* the auth generation the watcher last read */
 };
 
 /* Create the auth state of a server on store s, with the cache lifetime in
@@ -50,9 +53,11 @@ void eg_auth_free(struct eg_auth *a);
  * *p filled (a cached pair), EG_EUNAUTHORIZED with a message in err, or
  * EG_AUTH_NEED_VERIFY with *pend filled: then call eg_auth_verify(pend).
  * EG_AUTH_OK_REFRESH is a cache hit (*p filled) whose entry is near the end
- * of its lifetime: *pend is filled too, for eg_auth_verify to renew the entry
- * in the background, so that no request ever waits for the expiry (only one
- * request per entry is asked to). Never blocks.
+ * of its lifetime, or was verified before the auth generation last moved
+ * (answered so for 300 ms at most): *pend is filled too, for eg_auth_verify
+ * to check the pair again in the background, so that no request waits for
+ * the expiry or for another tenant's change (only one request per entry is
+ * asked to; a failed check drops the entry). Never blocks.
  */
 int eg_auth_check(struct eg_auth *a, const char *key_hdr, const char *authz_hdr,
                   struct eg_principal *p, struct eg_auth_pending *pend,

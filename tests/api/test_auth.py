@@ -204,6 +204,66 @@ def test_c8_many_first_requests_at_once_cost_one_argon2(server, client, tenant):
     assert d["engage_auth_cache_misses_total"] >= 2, d  # they did arrive together
 
 
+def test_c8_a_change_elsewhere_does_not_make_requests_wait(server, client, make_tenant):
+    """Any key or account change moves the generation. A pair verified just
+    before is answered from the cache while it is verified again in the
+    background (C8), so no request waits for an Argon2id check because
+    another tenant's key changed."""
+    t = make_tenant(profiles=("P1",))
+    other = make_tenant(profiles=("P1",))
+    assert client.api("GET", "/credentials", auth=t).status == 200
+    m0 = server.metrics()
+    server.cli("key", "create", other.id)
+    deadline = time.monotonic() + 3  # the server reads it every 200 ms
+    while server.metrics()["engage_auth_generation"] == m0["engage_auth_generation"]:
+        assert time.monotonic() < deadline, "the generation did not move"
+        time.sleep(0.01)
+    assert client.api("GET", "/credentials", auth=t).status == 200
+    m1 = server.metrics()
+    assert m1["engage_auth_cache_stale_hits_total"] - m0["engage_auth_cache_stale_hits_total"] >= 1, \
+        {k: (m0[k], m1[k]) for k in m0 if k.startswith("engage_auth")}
+    assert m1["engage_auth_cache_misses_total"] == m0["engage_auth_cache_misses_total"], (m0, m1)
+    # Once the background check is done the pair is a plain hit again (a
+    # request during the check is still answered from the cache).
+    deadline = time.monotonic() + 5
+    plain = False
+    while not plain and time.monotonic() < deadline:
+        time.sleep(0.05)
+        before = server.metrics()["engage_auth_cache_stale_hits_total"]
+        assert client.api("GET", "/credentials", auth=t).status == 200
+        m2 = server.metrics()
+        plain = m2["engage_auth_cache_stale_hits_total"] == before
+    assert plain, "still answered as stale 5 s after the change"
+    assert m2["engage_auth_cache_misses_total"] == m0["engage_auth_cache_misses_total"], (m0, m2)
+    assert m2["engage_auth_argon2_verifications_total"] - m0["engage_auth_argon2_verifications_total"] == 1
+
+
+@pytest.mark.parametrize("change", ["key revoke", "account remove", "account passwd"])
+def test_c8_answered_from_the_cache_at_most_1s_after_a_change_then_refused(
+        server, client, make_tenant, change):
+    """While the pair is served during its background check, a revoked key,
+    a removed account or a changed password is still refused within 1 s of
+    the change, and from then on every time (C8)."""
+    t = make_tenant(profiles=("P1",))
+    assert client.api("GET", "/credentials", auth=t).status == 200
+    if change == "key revoke":
+        server.cli("key", "revoke", t.key_id)
+    elif change == "account remove":
+        server.cli("account", "remove", t.id, t.username)
+    else:
+        server.cli("account", "passwd", t.id, t.username)
+    t0 = time.monotonic()
+    seen = []
+    while time.monotonic() - t0 < 1.5:
+        st = client.api("GET", "/credentials", auth=t).status
+        seen.append((round(time.monotonic() - t0, 3), st))
+        time.sleep(0.02)
+    first = next((at for at, st in seen if st == 401), None)
+    assert first is not None and first < 1.0, seen
+    assert all(st == 401 for at, st in seen if at >= first), seen
+    assert all(st in (200, 401) for _, st in seen), seen
+
+
 def test_c8_cached_pair_does_not_admit_other_password(client, tenant):
     assert client.api("GET", "/credentials", auth=tenant).status == 200
     assert_401(client.api("GET", "/credentials",

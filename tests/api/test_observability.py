@@ -193,6 +193,8 @@ def test_c1_metrics_request_counter_and_histogram(obs):
                        ("engage_auth_cache_hits_total", "counter"),
                        ("engage_auth_cache_misses_total", "counter"),
                        ("engage_auth_argon2_verifications_total", "counter"),
+                       ("engage_auth_cache_stale_hits_total", "counter"),
+                       ("engage_auth_generation", "gauge"),
                        ("engage_open_connections", "gauge")):
         assert re.search(rf"^# TYPE {name} {kind}$", text, re.M), f"no '# TYPE {name} {kind}'"
     assert val(s0, "engage_requests_total", operation="uploadCredential", status="201") >= 1
