@@ -287,7 +287,8 @@ fold_rounds() { # NAME: NAME.KEY = the median over the rounds; NAME.p99best the 
 # before the load (until the sixth session the POST client was handed the
 # previous arm's: its first requests each waited for an Argon2id check,
 # and its p99 read 25-140 ms). Used by the 90/10 rounds, which set small,
-# wrate and the rest.
+# wrate and the rest; with rrate set the reads are paced too, at rrate a
+# reading wrk thread (the rounds at a fixed load).
 paced_arm() {
     local rn=$1 wn=$2 url=$3 pid
     shift 3
@@ -300,7 +301,7 @@ paced_arm() {
      echo "${R[$wn.rps]} ${R[$wn.p50]} ${R[$wn.p99]} ${R[$wn.max]} ${R[$wn.non2xx]} ${R[$wn.sockerr]}" >"$W/$wn.res") &
     pid=$!
     wrk_run "$rn" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
-        BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC"
+        BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC" BENCH_RATE="${rrate:-}"
     wait "$pid" || die "the paced POST wrk $wn failed"
     read -r "R[$wn.rps]" "R[$wn.p50]" "R[$wn.p99]" "R[$wn.max]" "R[$wn.non2xx]" "R[$wn.sockerr]" <"$W/$wn.res"
 }
@@ -616,7 +617,7 @@ main() {
     # leaves the read cache as it is, C32) and a 2 s read warm-up, so every
     # arm measures the steady state.
     log "90% reads / 10% writes, $ROUNDS rounds: engage read-only, mixed, with the POSTs rejected, answered 405 and sent to nginx; nginx alone and next to the same paced client"
-    local wrate="" mixed_ok=1 attempt share
+    local wrate="" frate="" mixed_ok=1 attempt share
     for r in $(seq "$ROUNDS"); do
         fresh_account "$small" "$T_SMALL" "$K_SMALL" "$P_ENG"
         WRK_DUR=2 wrk_run "warm.ro.$r" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
@@ -654,7 +655,22 @@ main() {
         local npid=$!
         wrk_run "nmixr.$r" "http://127.0.0.1:$P_NGX" get.lua BENCH_PATHS="$W/paths-get.txt" "${GETENV[@]}"
         wait "$npid" || die "the writing wrk (nginx) failed"
+        # At a fixed load: the same reads paced at a third of round 1's
+        # read-only rate, alone and next to the POST client paced at a ninth
+        # of that, so both runs ask the same reads of a machine with cores
+        # to spare, and the ratio is what the writes do to the reads rather
+        # than what two saturated cores shared with a third client do.
+        [ -n "$frate" ] || frate=$(calc "int(${R[ro.1.rps]} / 3 / $WTHREADS)")
+        fresh_account "$small" "$T_SMALL" "$K_SMALL" "$P_ENG"
+        WRK_DUR=2 wrk_run "warm.fro.$r" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
+            BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC"
+        wrk_run "fro.$r" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
+            BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC" BENCH_RATE="$frate"
+        rrate=$frate wrate=$(calc "int($frate * $WTHREADS / 9)") \
+            paced_arm "fmixr.$r" "fmixw.$r" "http://127.0.0.1:$P_ENG" BENCH_RUN="fmix$r"
     done
+    fold_rounds fro; fold_rounds fmixr; fold_rounds fmixw
+    R[fixed.rate]=$((frate * WTHREADS))
     fold_rounds ro; fold_rounds mixr; fold_rounds mixw; fold_rounds nro; fold_rounds nmixr
     fold_rounds rejr; fold_rounds rejw; fold_rounds nfr; fold_rounds nfw; fold_rounds offr; fold_rounds offw
     R[mix.share]=$(med_rounds mix share)
@@ -662,7 +678,7 @@ main() {
     R[mixr.rss]=$(proc_kib "$E1" VmRSS)
     R[nmixr.rss]=$(tree_rss_kib "$NGINX_PID")
     # one figure per server is enough
-    R[ro.rss]="" R[mixw.rss]="" R[nro.rss]="" R[rejr.rss]="" R[rejw.rss]="" R[nfr.rss]="" R[nfw.rss]="" R[offr.rss]="" R[offw.rss]=""
+    R[fro.rss]="" R[fmixr.rss]="" R[fmixw.rss]="" R[ro.rss]="" R[mixw.rss]="" R[nro.rss]="" R[rejr.rss]="" R[rejw.rss]="" R[nfr.rss]="" R[nfw.rss]="" R[offr.rss]="" R[offw.rss]=""
 
     # ---------------------------------------------------------------- POST
     # ROUNDS interleaved rounds of (bare loop 5 s, engage POST), and the bare
@@ -884,6 +900,9 @@ report() {
     row "the machine's floor: the reads next to the same paced client aimed at nginx (each POST a 301 there; engage serves no write)" engage "$CONNS" offr "$(fmt %.2f "$(calc "${R[offr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs offr)median of $ROUNDS rounds; best p99 of the rounds ${R[offr.p99best]} ms, $(fmt %.2f "$(calc "${R[offr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); what the second client and its server alone cost engage's reads on 2 shared cores"
     row "nginx, static reads alone, in the same rounds" nginx "$CONNS" nro "$(fmt %.2f "$(calc "${R[nro.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds"
     row "nginx, static reads next to the same paced POST client (each POST answered at once: 301)" nginx "$CONNS" nmixr "$(fmt %.2f "$(calc "${R[nmixr.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds; best p99 of the rounds ${R[nmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")") × nginx's best alone (${R[nro.p99best]} ms); the second client's own cost on 2 shared cores"
+    row "read-only at a fixed load: the same reads paced at ${R[fixed.rate]}/s in all (a third of round 1's read-only rate)" engage "$CONNS" fro "" "" "" "$(errs fro)median of $ROUNDS rounds; the reference of the next row"
+    row "90/10 at a fixed load: the same paced reads next to the POST client paced at a ninth of their rate" engage "$CONNS" fmixr "" "" "" "$(errs fmixr)median of $ROUNDS rounds; best p99 of the rounds ${R[fmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[fmixr.p99best]} / ${R[fro.p99best]}")") × the best read-only one at this load (${R[fro.p99best]} ms); medians $(fmt %.2f "$(calc "${R[fmixr.p99]} / ${R[fro.p99]}")") ×"
+    row "90/10 at a fixed load: the writes (\`POST {base}/credentials\`, paced)" engage 64 fmixw "" "" "" "$(errs fmixw)writes are $(fmt %.1f "$(calc "100 * ${R[fmixw.rps]} / (${R[fmixw.rps]} + ${R[fmixr.rps]})")") % of all requests (medians)"
     row "\`POST {base}/credentials\`, each 201 durable" "**engage**" "$CONNS" post "" "" "" "$(errs post)**$(fmt %.2f "$(calc "${R[post.rps]} / ${R[bare.rps]}")") × the bare loop**; $run_note; $(fmt %.1f "${R[post.perbatch]:-}") writes per commit, $(fmt %.2f "${R[post.commitms]:-}") ms per commit"
     printf '| one credential-sized row per transaction, WAL, synchronous=FULL, same disk (bench/bare_insert.c) | bare SQLite loop | 1 | %s | | | | | | | median of %s × 5 s, before each POST round and after the last (%s) |\n' \
         "$(fmt %.0f "${R[bare.rps]}")" "$((ROUNDS + 1))" "$(for v in ${R[bare.list]}; do fmt %.0f "$v"; echo; done | paste -sd, - | sed 's/,/, /g')"
@@ -930,6 +949,10 @@ report() {
         mixv="unsettled: engage's read-only p99 stayed in the slow mode in every round (best ${R[ro.p99best]} ms, nginx's ${R[nro.p99best]} ms); run again"
     fi
     printf '| 90/10: read p99 ≤ 2 × read-only p99 | %s × (%s vs %s ms, the best of %s rounds each; medians %s vs %s ms; writes %s %%; engage next to the same client with every POST rejected, nothing stored: %s ×; with every POST answered 405 before auth: %s ×; with the POSTs sent to nginx instead: %s ×; nginx next to the same paced client: %s ×) | %s |\n' "$(fmt %.2f "$rmix")" "$(fmt %.2f "${R[mixr.p99best]}")" "$(fmt %.2f "${R[ro.p99best]}")" "$ROUNDS" "$(fmt %.2f "${R[mixr.p99]}")" "$(fmt %.2f "${R[ro.p99]}")" "$(fmt %.1f "${R[mix.share]}")" "$(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")")" "$(fmt %.2f "$roff")" "$(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")")" "$mixv"
+    local rfix rfixb
+    rfix=$(calc "${R[fmixr.p99]} / ${R[fro.p99]}")
+    rfixb=$(calc "${R[fmixr.p99best]} / ${R[fro.p99best]}")
+    printf '| 90/10 at a fixed load (reads at %s/s, writes at a ninth of that): read p99 ≤ 2 × read-only p99 | %s × (%s vs %s ms, the best of %s rounds each; medians %s vs %s ms, %s ×) | %s |\n' "${R[fixed.rate]}" "$(fmt %.2f "$rfixb")" "$(fmt %.2f "${R[fmixr.p99best]}")" "$(fmt %.2f "${R[fro.p99best]}")" "$ROUNDS" "$(fmt %.2f "${R[fmixr.p99]}")" "$(fmt %.2f "${R[fro.p99]}")" "$(fmt %.2f "$rfix")" "$(verdict "$rfixb <= 2")"
     printf '| whole list ≥ 500k credentials/s | %s /s | %s |\n' "$(fmt %.0f "${R[stream.rate]}")" "$(verdict "${R[stream.rate]} >= 500000")"
     printf '| RssAnon growth ≤ 32 MiB while streaming (fast / slow reader) | %s / %s MiB | %s |\n' "$(fmt %.1f "${R[stream.growth]}")" "$(fmt %.1f "${R[slow.growth]}")" "$(verdict "${R[stream.growth]} <= 32 && ${R[slow.growth]} <= 32")"
     printf '| start-up on %s ≤ 200 ms | %s ms | %s |\n' "$N_BIG" "$(fmt %.0f "${R[start.median]}")" "$(verdict "${R[start.median]} <= 200")"

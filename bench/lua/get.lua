@@ -4,6 +4,8 @@
 --   BENCH_PATHS  the file of paths (absolute, e.g. /engage/credentials/ID)
 --   BENCH_KEY    alle-subscription-key (optional)
 --   BENCH_BASIC  base64 of user:password for Authorization: Basic (optional)
+--   BENCH_RATE   optional: pace each wrk thread to this many requests/s
+--                (pace.lua; the 90/10 rounds at a fixed load)
 local reqs, n, i = {}, 0, 0
 
 function init(args)
@@ -28,3 +30,5 @@ function request()
    if i > n then i = 1 end
    return reqs[i]
 end
+
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "pace.lua")

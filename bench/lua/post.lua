@@ -7,8 +7,8 @@
 --   BENCH_PATH   the path to post to (e.g. /engage/credentials)
 --   BENCH_KEY    alle-subscription-key
 --   BENCH_BASIC  base64 of user:password for Authorization: Basic
---   BENCH_RATE   optional: pace each wrk thread to this many POSTs/s (used
---                for the 90/10 mix next to a separate reading wrk)
+--   BENCH_RATE   optional: pace each wrk thread to this many POSTs/s
+--                (pace.lua; the 90/10 mix's writes)
 --   BENCH_RUN    optional: a run tag, so user ids differ between runs
 --   BENCH_POOL   optional: requests formatted per thread (default 200000)
 --   BENCH_EXTRA  optional: more members for each body, e.g.
@@ -16,7 +16,6 @@
 --                400 after auth and validation, with nothing stored (C13)
 local threads = 0
 local reqs, n, i = {}, 0, 0
-local rate = tonumber(os.getenv("BENCH_RATE") or "")
 
 function setup(thread)
    threads = threads + 1
@@ -45,27 +44,4 @@ function request()
    return reqs[i]
 end
 
-if rate and rate > 0 then
-   local ffi = require("ffi")
-   ffi.cdef [[
-      typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
-      int clock_gettime(int clk, bench_timespec *ts);
-   ]]
-   local ts = ffi.new("bench_timespec")
-   local function now_ms()
-      ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
-      return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
-   end
-   local interval = 1000 / rate
-   local next_at = nil
-   -- each request gets the next slot of one timeline per thread; a thread
-   -- that fell behind by more than 100 ms forgets the backlog
-   function delay()
-      local now = now_ms()
-      if not next_at or now - next_at > 100 then next_at = now end
-      next_at = next_at + interval
-      local d = next_at - now
-      if d < 0 then return 0 end
-      return math.floor(d)
-   end
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "pace.lua")
