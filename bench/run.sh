@@ -280,6 +280,28 @@ fold_rounds() { # NAME: NAME.KEY = the median over the rounds; NAME.p99best the 
     R[$1.sockerr]=$(sum_rounds "$1" sockerr)
 }
 
+# thread_cpu PID: "NAME NS" per thread name of PID, the nanoseconds its
+# threads of that name have run (/proc/PID/task/*/schedstat), summed
+thread_cpu() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        printf '%s %s\n' "$(cat "$t/comm")" "$(cut -d' ' -f1 "$t/schedstat")"
+    done 2>/dev/null | awk '{ s[$1] += $2 } END { for (k in s) printf "%s %.0f\n", k, s[k] }'
+}
+# cpu_share NAME BEFORE AFTER NS: the share of a core engage's HTTP threads
+# (R[NAME.cpu_http]), its writer (cpu_writer) and its completer and
+# checkpointer (cpu_aux) took between two thread_cpu snapshots NS apart
+cpu_share() {
+    local n=$1 k v
+    while read -r k v; do R[$n.cpu_$k]=$v; done < <(
+        join <(sort <<<"$2") <(sort <<<"$3") | awk -v ns="$4" '
+            { d = $3 - $2
+              if ($1 ~ /^MHD/) h += d; else if ($1 == "eg-writer") w += d
+              else if ($1 == "eg-completer" || $1 == "eg-checkpoint") a += d }
+            END { printf "http %.3f\nwriter %.3f\naux %.3f\n", h / ns, w / ns, a / ns }')
+}
+now_ns() { date +%s%N; }
+
 # paced_arm READ WRITE URL [POST-ENV...]: after a fresh account and a 2 s
 # warm-up, engage's point reads (wrk READ) next to a paced POST client
 # (wrk WRITE, -t1 -c64, at $wrate/s) aimed at URL; both into R[READ.*] and
@@ -300,8 +322,11 @@ paced_arm() {
         BENCH_BASIC="$BASIC" "$@"
      echo "${R[$wn.rps]} ${R[$wn.p50]} ${R[$wn.p99]} ${R[$wn.max]} ${R[$wn.non2xx]} ${R[$wn.sockerr]}" >"$W/$wn.res") &
     pid=$!
+    local c0 t0
+    c0=$(thread_cpu "$E1") t0=$(now_ns)
     wrk_run "$rn" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
         BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC" BENCH_RATE="${rrate:-}"
+    cpu_share "$rn" "$c0" "$(thread_cpu "$E1")" "$(($(now_ns) - t0))"
     wait "$pid" || die "the paced POST wrk $wn failed"
     read -r "R[$wn.rps]" "R[$wn.p50]" "R[$wn.p99]" "R[$wn.max]" "R[$wn.non2xx]" "R[$wn.sockerr]" <"$W/$wn.res"
 }
@@ -617,13 +642,15 @@ main() {
     # leaves the read cache as it is, C32) and a 2 s read warm-up, so every
     # arm measures the steady state.
     log "90% reads / 10% writes, $ROUNDS rounds: engage read-only, mixed, with the POSTs rejected, answered 405 and sent to nginx; nginx alone and next to the same paced client"
-    local wrate="" frate="" mixed_ok=1 attempt share
+    local wrate="" frate="" mixed_ok=1 attempt share c0 t0
     for r in $(seq "$ROUNDS"); do
         fresh_account "$small" "$T_SMALL" "$K_SMALL" "$P_ENG"
         WRK_DUR=2 wrk_run "warm.ro.$r" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
             BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC"
+        c0=$(thread_cpu "$E1") t0=$(now_ns)
         wrk_run "ro.$r" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
             BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC"
+        cpu_share "ro.$r" "$c0" "$(thread_cpu "$E1")" "$(($(now_ns) - t0))"
         [ -n "$wrate" ] || wrate=$(calc "int(${R[ro.$r.rps]} / 15)")
         share=0
         for attempt in 1 2 3; do
@@ -664,12 +691,18 @@ main() {
         fresh_account "$small" "$T_SMALL" "$K_SMALL" "$P_ENG"
         WRK_DUR=2 wrk_run "warm.fro.$r" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
             BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC"
+        c0=$(thread_cpu "$E1") t0=$(now_ns)
         wrk_run "fro.$r" "http://127.0.0.1:$P_ENG" get.lua BENCH_PATHS="$W/paths-get.txt" \
             BENCH_KEY="$K_SMALL" BENCH_BASIC="$BASIC" BENCH_RATE="$frate"
+        cpu_share "fro.$r" "$c0" "$(thread_cpu "$E1")" "$(($(now_ns) - t0))"
         rrate=$frate wrate=$(calc "int($frate * $WTHREADS / 9)") \
             paced_arm "fmixr.$r" "fmixw.$r" "http://127.0.0.1:$P_ENG" BENCH_RUN="fmix$r"
     done
     fold_rounds fro; fold_rounds fmixr; fold_rounds fmixw
+    local a k
+    for a in ro mixr rejr nfr offr fro fmixr; do
+        for k in http writer aux; do R[$a.cpu_$k]=$(med_rounds "$a" "cpu_$k"); done
+    done
     R[fixed.rate]=$((frate * WTHREADS))
     fold_rounds ro; fold_rounds mixr; fold_rounds mixw; fold_rounds nro; fold_rounds nmixr
     fold_rounds rejr; fold_rounds rejw; fold_rounds nfr; fold_rounds nfw; fold_rounds offr; fold_rounds offw
@@ -851,6 +884,10 @@ main() {
 
 verdict() { awk "BEGIN { if ($1) print \"met\"; else print \"**missed**\" }"; }
 
+cpu_note() { # NAME: engage's CPU during the reads of an arm, medians
+    printf '; engage used %s of a core in its HTTP threads, %s in the writer, %s in the completer and checkpointer' \
+        "$(fmt %.2f "${R[$1.cpu_http]}")" "$(fmt %.2f "${R[$1.cpu_writer]}")" "$(fmt %.2f "${R[$1.cpu_aux]}")"
+}
 row() { # workload server conns name ratio_nginx ratio_prism ratio_json notes
     local n=$4
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" \
@@ -890,18 +927,18 @@ report() {
     row "\`GET /credentials/{id}\` (db.json of 100 credentials)" "json-server 0.17.4" "$CONNS" json "$(fmt %.3f "$(calc "${R[json.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs json)$run_note"
     row "\`GET /healthz\`: engage's constant answer (no auth, no store, same script and headers), the ceiling of any engage read here" engage "$CONNS" healthz "$(fmt %.2f "$(calc "${R[healthz.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs healthz)$run_note; informational"
     row "\`GET {base}/credentials/{id}\`, the auth cache invalidated once $((DUR / 3)) s into the run (a key created; what every 60 s TTL expiry does)" engage "$CONNS" inval "$(fmt %.2f "$(calc "${R[inval.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs inval)${R[inval.argon2]} Argon2id checks; max latency $(fmt %.0f "${R[inval.max]}") ms"
-    row "read-only, in the 90/10 rounds (\`GET {base}/credentials/{id}\`)" engage "$CONNS" ro "$(fmt %.2f "$(calc "${R[ro.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs ro)median of $ROUNDS interleaved rounds; the reference of the mix"
-    row "90/10 mix: the reads (\`GET {base}/credentials/{id}\`)" engage "$CONNS" mixr "$(fmt %.2f "$(calc "${R[mixr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs mixr)median of $ROUNDS rounds; best p99 of the rounds ${R[mixr.p99best]} ms, $(fmt %.2f "$(calc "${R[mixr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms)"
+    row "read-only, in the 90/10 rounds (\`GET {base}/credentials/{id}\`)" engage "$CONNS" ro "$(fmt %.2f "$(calc "${R[ro.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs ro)median of $ROUNDS interleaved rounds; the reference of the mix$(cpu_note ro)"
+    row "90/10 mix: the reads (\`GET {base}/credentials/{id}\`)" engage "$CONNS" mixr "$(fmt %.2f "$(calc "${R[mixr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs mixr)median of $ROUNDS rounds; best p99 of the rounds ${R[mixr.p99best]} ms, $(fmt %.2f "$(calc "${R[mixr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms)$(cpu_note mixr); the writer $(fmt %.1f "$(calc "1e6 * ${R[mixr.cpu_writer]} / ${R[mixw.rps]}")") µs of CPU a write"
     row "90/10 mix: the writes (\`POST {base}/credentials\`, paced)" engage 64 mixw "" "" "" "$(errs mixw)writes are $(fmt %.1f "${R[mix.share]}") % of all requests (median)"
-    row "the floor of the mix: the reads next to the same paced client, each POST answered 400 after auth and validation (a \`validTo\` in the past), nothing stored" engage "$CONNS" rejr "$(fmt %.2f "$(calc "${R[rejr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs rejr)median of $ROUNDS rounds; best p99 of the rounds ${R[rejr.p99best]} ms, $(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); the HTTP side of the writes, without the store"
+    row "the floor of the mix: the reads next to the same paced client, each POST answered 400 after auth and validation (a \`validTo\` in the past), nothing stored" engage "$CONNS" rejr "$(fmt %.2f "$(calc "${R[rejr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs rejr)median of $ROUNDS rounds; best p99 of the rounds ${R[rejr.p99best]} ms, $(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); the HTTP side of the writes, without the store$(cpu_note rejr)"
     row "the floor of the mix: the rejected POSTs (paced)" engage 64 rejw "" "" "" "non-2xx answers (400 expected for each): ${R[rejw.non2xx]} of the rounds' requests; ${R[rejw.sockerr]} socket errors/timeouts"
-    row "the least engage can do for each POST: the reads next to the same paced client, its POSTs sent to \`/healthz\` and answered 405 (no auth, no JSON, no store; the connection kept)" engage "$CONNS" nfr "$(fmt %.2f "$(calc "${R[nfr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs nfr)median of $ROUNDS rounds; best p99 of the rounds ${R[nfr.p99best]} ms, $(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); a second client's requests reaching engage's HTTP threads at all"
+    row "the least engage can do for each POST: the reads next to the same paced client, its POSTs sent to \`/healthz\` and answered 405 (no auth, no JSON, no store; the connection kept)" engage "$CONNS" nfr "$(fmt %.2f "$(calc "${R[nfr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs nfr)median of $ROUNDS rounds; best p99 of the rounds ${R[nfr.p99best]} ms, $(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); a second client's requests reaching engage's HTTP threads at all$(cpu_note nfr)"
     row "the POSTs answered 405 (paced)" engage 64 nfw "" "" "" "non-2xx answers (405 expected for each): ${R[nfw.non2xx]} of the rounds' requests; ${R[nfw.sockerr]} socket errors/timeouts"
-    row "the machine's floor: the reads next to the same paced client aimed at nginx (each POST a 301 there; engage serves no write)" engage "$CONNS" offr "$(fmt %.2f "$(calc "${R[offr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs offr)median of $ROUNDS rounds; best p99 of the rounds ${R[offr.p99best]} ms, $(fmt %.2f "$(calc "${R[offr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); what the second client and its server alone cost engage's reads on 2 shared cores"
+    row "the machine's floor: the reads next to the same paced client aimed at nginx (each POST a 301 there; engage serves no write)" engage "$CONNS" offr "$(fmt %.2f "$(calc "${R[offr.rps]} / ${R[nginx.rps]}")")" "" "" "$(errs offr)median of $ROUNDS rounds; best p99 of the rounds ${R[offr.p99best]} ms, $(fmt %.2f "$(calc "${R[offr.p99best]} / ${R[ro.p99best]}")") × the best read-only one (${R[ro.p99best]} ms); what the second client and its server alone cost engage's reads on 2 shared cores$(cpu_note offr)"
     row "nginx, static reads alone, in the same rounds" nginx "$CONNS" nro "$(fmt %.2f "$(calc "${R[nro.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds"
     row "nginx, static reads next to the same paced POST client (each POST answered at once: 301)" nginx "$CONNS" nmixr "$(fmt %.2f "$(calc "${R[nmixr.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds; best p99 of the rounds ${R[nmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")") × nginx's best alone (${R[nro.p99best]} ms); the second client's own cost on 2 shared cores"
-    row "read-only at a fixed load: the same reads paced at ${R[fixed.rate]}/s in all (a third of round 1's read-only rate)" engage "$CONNS" fro "" "" "" "$(errs fro)median of $ROUNDS rounds; the reference of the next row"
-    row "90/10 at a fixed load: the same paced reads next to the POST client paced at a ninth of their rate" engage "$CONNS" fmixr "" "" "" "$(errs fmixr)median of $ROUNDS rounds; best p99 of the rounds ${R[fmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[fmixr.p99best]} / ${R[fro.p99best]}")") × the best read-only one at this load (${R[fro.p99best]} ms); medians $(fmt %.2f "$(calc "${R[fmixr.p99]} / ${R[fro.p99]}")") ×"
+    row "read-only at a fixed load: the same reads paced at ${R[fixed.rate]}/s in all (a third of round 1's read-only rate)" engage "$CONNS" fro "" "" "" "$(errs fro)median of $ROUNDS rounds; the reference of the next row$(cpu_note fro)"
+    row "90/10 at a fixed load: the same paced reads next to the POST client paced at a ninth of their rate" engage "$CONNS" fmixr "" "" "" "$(errs fmixr)median of $ROUNDS rounds; best p99 of the rounds ${R[fmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[fmixr.p99best]} / ${R[fro.p99best]}")") × the best read-only one at this load (${R[fro.p99best]} ms); medians $(fmt %.2f "$(calc "${R[fmixr.p99]} / ${R[fro.p99]}")") ×$(cpu_note fmixr)"
     row "90/10 at a fixed load: the writes (\`POST {base}/credentials\`, paced)" engage 64 fmixw "" "" "" "$(errs fmixw)writes are $(fmt %.1f "$(calc "100 * ${R[fmixw.rps]} / (${R[fmixw.rps]} + ${R[fmixr.rps]})")") % of all requests (medians)"
     row "\`POST {base}/credentials\`, each 201 durable" "**engage**" "$CONNS" post "" "" "" "$(errs post)**$(fmt %.2f "$(calc "${R[post.rps]} / ${R[bare.rps]}")") × the bare loop**; $run_note; $(fmt %.1f "${R[post.perbatch]:-}") writes per commit, $(fmt %.2f "${R[post.commitms]:-}") ms per commit"
     printf '| one credential-sized row per transaction, WAL, synchronous=FULL, same disk (bench/bare_insert.c) | bare SQLite loop | 1 | %s | | | | | | | median of %s × 5 s, before each POST round and after the last (%s) |\n' \
