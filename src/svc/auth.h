@@ -54,7 +54,7 @@ void eg_auth_free(struct eg_auth *a);
  * EG_AUTH_NEED_VERIFY with *pend filled: then call eg_auth_verify(pend).
  * EG_AUTH_OK_REFRESH is a cache hit (*p filled) whose entry is near the end
  * of its lifetime, or was verified before the auth generation last moved
- * (answered so for 300 ms at most): *pend is filled too, for eg_auth_verify
+ * (answered so for 500 ms at most): *pend is filled too, for eg_auth_verify
  * to check the pair again in the background, so that no request waits for
  * the expiry or for another tenant's change (only one request per entry is
  * asked to; a failed check drops the entry). Never blocks.

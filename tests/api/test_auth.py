@@ -211,6 +211,11 @@ def test_c8_a_change_elsewhere_does_not_make_requests_wait(server, client, make_
     another tenant's key changed."""
     t = make_tenant(profiles=("P1",))
     other = make_tenant(profiles=("P1",))
+    # The server reads the generation every 200 ms: let it see the two
+    # tenants' own changes first, or the move awaited below may be theirs
+    # (the pair, verified against the store, then holds the newer one and
+    # is a plain hit).
+    time.sleep(0.3)
     assert client.api("GET", "/credentials", auth=t).status == 200
     m0 = server.metrics()
     server.cli("key", "create", other.id)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,76 @@ static void basic(char *out, size_t len, const char *user, const char *pw)
 
 /* C6, C8: malformed headers, one message for wrong secrets, the cache, and
  * invalidation by the store's generation. */
+struct verify_arg {
+    struct eg_auth *a;
+    struct eg_auth_pending *pend;
+    int rc;
+};
+
+static void *verify_thread(void *arg)
+{
+    struct verify_arg *v = arg;
+    v->rc = eg_auth_verify(v->a, v->pend);
+    return NULL;
+}
+
+/* C8: a request after the stale window, while the background check of its
+ * pair still runs, waits for that check rather than hash beside it (until
+ * the seventh session it ran a second one, and waited for it). */
+static void test_auth_joins_renewal(void **state)
+{
+    struct fx *f = *state;
+    struct eg_auth *a;
+    struct eg_principal p;
+    struct eg_auth_pending pend, renewal;
+    struct eg_error e;
+    char authz[400];
+    basic(authz, sizeof(authz), "ann", f->password);
+    assert_int_equal(eg_auth_new(f->store, 60, &a), 0);
+    assert_int_equal(eg_auth_check(a, f->key, authz, &p, &pend, &e),
+                     EG_AUTH_NEED_VERIFY);
+    assert_int_equal(eg_auth_verify(a, &pend), 0);
+
+    /* Another key of the tenant: the generation moves, the pair holds. */
+    struct eg_key k;
+    char secret[EG_SUBKEY_MAX];
+    assert_int_equal(
+        eg_svc_key_create(&f->svc, f->p.tenant_id, &k, secret, &e), 0);
+    int rc = 0;
+    for (int i = 0; i < 300; i++) {
+        rc = eg_auth_check(a, f->key, authz, &p, &pend, &e);
+        if (rc != 0)
+            break;
+        usleep(5000); /* until the watcher sees the move */
+    }
+    assert_int_equal(rc, EG_AUTH_OK_REFRESH);
+    renewal = pend;
+    usleep(700 * 1000); /* past the stale window (500 ms) */
+    assert_int_equal(eg_auth_check(a, f->key, authz, &p, &pend, &e),
+                     EG_AUTH_NEED_VERIFY);
+
+    struct eg_auth_stats st0, st1;
+    eg_auth_get_stats(a, &st0);
+    struct verify_arg v = {.a = a, .pend = &renewal, .rc = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, verify_thread, &v), 0);
+    for (int i = 0; i < 5000; i++) { /* until the renewal is hashing */
+        eg_auth_get_stats(a, &st1);
+        if (st1.argon2_verifications > st0.argon2_verifications)
+            break;
+        usleep(1000);
+    }
+    assert_int_equal(st1.argon2_verifications, st0.argon2_verifications + 1);
+    assert_int_equal(eg_auth_verify(a, &pend), 0);
+    assert_string_equal(pend.principal.username, "ann");
+    pthread_join(th, NULL);
+    assert_int_equal(v.rc, 0);
+    eg_auth_get_stats(a, &st1);
+    assert_int_equal(st1.argon2_verifications, st0.argon2_verifications + 1);
+    assert_int_equal(eg_auth_check(a, f->key, authz, &p, &pend, &e), 0);
+    eg_auth_free(a);
+}
+
 static void test_auth(void **state)
 {
     struct fx *f = *state;
@@ -530,6 +601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_joins_renewal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
