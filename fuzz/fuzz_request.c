@@ -215,8 +215,82 @@ struct request {
     struct eg_buf bytes;
     bool raw;
     bool shut_at_once;
-    bool head;
+    bool head;      /* the first request is a HEAD */
+    size_t known;   /* raw mode: the requests whose method is known */
+    uint64_t heads; /* raw mode: bit k, the k-th request is a HEAD */
 };
+
+/* Raw mode: the methods of the requests in data, in order, so that the
+ * answer to a HEAD that is not the first is read without a body. Each
+ * request is split the way libmicrohttpd 0.9.75 reads it: lines end at
+ * CRLF or a bare LF, and a line is empty when it has no bytes or starts
+ * with a NUL (it sees each line as a C string); empty lines before the
+ * request line are skipped, the head ends at an empty line, and a body of
+ * its Content-Length follows. Counting stops where that reading is not
+ * sure (Transfer-Encoding, a Content-Length that is not plain digits or
+ * comes twice, bytes missing), and the answers after the last known
+ * request are not judged. */
+static void raw_methods(const uint8_t *d, size_t n, struct request *rq)
+{
+    size_t p = 0;
+    rq->known = 0;
+    rq->heads = 0;
+    while (rq->known < 64) {
+        size_t start = n, len = 0;
+        bool framed = true, has_len = false;
+        for (;;) {
+            size_t eol = p;
+            while (eol < n && d[eol] != '\n')
+                eol++;
+            if (eol == n) {
+                framed = false; /* a line without its end */
+                break;
+            }
+            size_t w = eol - p;
+            if (w > 0 && d[eol - 1] == '\r')
+                w--;
+            const uint8_t *line = d + p;
+            p = eol + 1;
+            bool empty = w == 0 || line[0] == '\0';
+            if (start == n) { /* before the request line */
+                if (!empty)
+                    start = (size_t)(line - d);
+                continue;
+            }
+            if (empty)
+                break; /* the end of the head */
+            static const char cl[] = "content-length:";
+            static const char te[] = "transfer-encoding:";
+            if (w >= sizeof(cl) - 1 &&
+                strncasecmp((const char *)line, cl, sizeof(cl) - 1) == 0) {
+                size_t k = sizeof(cl) - 1;
+                while (k < w && line[k] == ' ')
+                    k++;
+                if (k == w || w - k > 9 || has_len)
+                    framed = false;
+                has_len = true;
+                for (; k < w && framed; k++) {
+                    if (line[k] < '0' || line[k] > '9')
+                        framed = false;
+                    else
+                        len = len * 10 + (size_t)(line[k] - '0');
+                }
+            } else if (w >= sizeof(te) - 1 &&
+                       strncasecmp((const char *)line, te, sizeof(te) - 1) ==
+                           0) {
+                framed = false;
+            }
+        }
+        if (start == n)
+            return; /* no request line */
+        if (n - start >= 5 && memcmp(d + start, "HEAD ", 5) == 0)
+            rq->heads |= (uint64_t)1 << rq->known;
+        rq->known++;
+        if (!framed || len > n - p)
+            return;
+        p += len;
+    }
+}
 
 static void build(const uint8_t *data, size_t size, struct request *rq)
 {
@@ -227,8 +301,8 @@ static void build(const uint8_t *data, size_t size, struct request *rq)
     rq->raw = (flags & 7) == 7;
     if (rq->raw) {
         rq->shut_at_once = true;
-        /* the first answer is to a HEAD: no body */
-        rq->head = size >= 5 && memcmp(data, "HEAD ", 5) == 0;
+        raw_methods(data, size, rq);
+        rq->head = rq->known > 0 && (rq->heads & 1) != 0;
         add(&rq->bytes, data, size);
         return;
     }
@@ -474,6 +548,14 @@ static int parse_one(const char **pp, const char *end, bool eof, bool head,
         }
     }
     if (has_len) {
+        if (eof && end == p && !r->engage && r->status >= 400) {
+            /* libmicrohttpd's own error page, its head alone, then the
+             * close: its answer to what it read as a HEAD, which in raw
+             * bytes the driver cannot always tell (regression
+             * head-after-garbage). */
+            *pp = p;
+            return 1;
+        }
         if ((unsigned long long)(end - p) < clen)
             return eof ? (snprintf(why, whylen, "body cut off"), -1) : 0;
         eg_buf_add(&r->body, p, clen);
@@ -646,10 +728,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     continue;
                 }
             }
+            /* Whether this answer is to a HEAD: no body. */
+            bool to_head = rq.head && answers == 0;
+            if (rq.raw && answers > 0) {
+                if (answers >= rq.known) {
+                    stop_judging = true; /* its request is not known */
+                    break;
+                }
+                to_head = (rq.heads >> answers & 1) != 0;
+            }
             const char *p = got.data + parsed;
             struct resp r;
-            int rc = parse_one(&p, got.data + got.len, eof,
-                               rq.head && answers == 0, &r, why, sizeof(why));
+            int rc = parse_one(&p, got.data + got.len, eof, to_head, &r, why,
+                               sizeof(why));
             if (rc == 0) {
                 eg_buf_free(&r.body);
                 break;
@@ -668,8 +759,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              got.data + parsed);
                 dump_and_abort(&rq, got.data, got.len, why);
             }
-            const char *bad = judge(&r, rq.head && answers == 0, why,
-                                    sizeof(why));
+            const char *bad = judge(&r, to_head, why, sizeof(why));
             bool lib = !r.engage;
             eg_buf_free(&r.body);
             if (bad != NULL)
