@@ -281,24 +281,30 @@ fold_rounds() { # NAME: NAME.KEY = the median over the rounds; NAME.p99best the 
 }
 
 # thread_cpu PID: "NAME NS" per thread name of PID, the nanoseconds its
-# threads of that name have run (/proc/PID/task/*/schedstat), summed
+# threads of that name have run (/proc/PID/task/*/schedstat), summed; and
+# "=machine NS", the time all CPUs were busy (/proc/stat: user, nice,
+# system, irq, softirq; in USER_HZ ticks, 100 a second)
 thread_cpu() {
     local t
     for t in /proc/"$1"/task/*; do
         printf '%s %s\n' "$(cat "$t/comm")" "$(cut -d' ' -f1 "$t/schedstat")"
     done 2>/dev/null | awk '{ s[$1] += $2 } END { for (k in s) printf "%s %.0f\n", k, s[k] }'
+    awk '$1 == "cpu" { printf "=machine %.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e7 }' /proc/stat
 }
 # cpu_share NAME BEFORE AFTER NS: the share of a core engage's HTTP threads
 # (R[NAME.cpu_http]), its writer (cpu_writer) and its completer and
-# checkpointer (cpu_aux) took between two thread_cpu snapshots NS apart
+# checkpointer (cpu_aux) took between two thread_cpu snapshots NS apart, and
+# the cores the whole machine kept busy meanwhile (cpu_machine: clients,
+# servers and the kernel's own work)
 cpu_share() {
     local n=$1 k v
     while read -r k v; do R[$n.cpu_$k]=$v; done < <(
         join <(sort <<<"$2") <(sort <<<"$3") | awk -v ns="$4" '
             { d = $3 - $2
               if ($1 ~ /^MHD/) h += d; else if ($1 == "eg-writer") w += d
-              else if ($1 == "eg-completer" || $1 == "eg-checkpoint") a += d }
-            END { printf "http %.3f\nwriter %.3f\naux %.3f\n", h / ns, w / ns, a / ns }')
+              else if ($1 == "eg-completer" || $1 == "eg-checkpoint") a += d
+              else if ($1 == "=machine") m += d }
+            END { printf "http %.3f\nwriter %.3f\naux %.3f\nmachine %.3f\n", h / ns, w / ns, a / ns, m / ns }')
 }
 now_ns() { date +%s%N; }
 
@@ -487,6 +493,15 @@ main() {
 
     log "building the bare-loop baseline (bench/bare_insert.c)"
     cc -O2 -o "$W/bare_insert" "$BENCH_SRC/bare_insert.c" -lsqlite3 || die "cc bare_insert.c failed"
+    # What one thread waking another costs here, across the CPUs and on one
+    # (bench/wakeup.c): every hand-off of a request between threads or
+    # processes pays it.
+    cc -O2 -o "$W/wakeup" "$BENCH_SRC/wakeup.c" -lpthread || die "cc wakeup.c failed"
+    "$W/wakeup" >"$W/wakeup.txt" || die "wakeup failed"
+    R[wake.cross.wall]=$(awk '$1 == "cross" { sub("wall_us=", "", $2); print $2 }' "$W/wakeup.txt")
+    R[wake.cross.cpu]=$(awk '$1 == "cross" { sub("cpu_us=", "", $3); print $3 }' "$W/wakeup.txt")
+    R[wake.same.cpu]=$(awk '$1 == "same" { sub("cpu_us=", "", $3); print $3 }' "$W/wakeup.txt")
+    log "  a wake-up: ${R[wake.cross.cpu]:-–} µs of CPU across the CPUs (${R[wake.cross.wall]:-–} µs wall), ${R[wake.same.cpu]} µs on one"
 
     # Ports, and the peers first: Prism takes seconds to start, which the
     # seeding covers.
@@ -701,7 +716,7 @@ main() {
     fold_rounds fro; fold_rounds fmixr; fold_rounds fmixw
     local a k
     for a in ro mixr rejr nfr offr fro fmixr; do
-        for k in http writer aux; do R[$a.cpu_$k]=$(med_rounds "$a" "cpu_$k"); done
+        for k in http writer aux machine; do R[$a.cpu_$k]=$(med_rounds "$a" "cpu_$k"); done
     done
     R[fixed.rate]=$((frate * WTHREADS))
     fold_rounds ro; fold_rounds mixr; fold_rounds mixw; fold_rounds nro; fold_rounds nmixr
@@ -885,8 +900,19 @@ main() {
 verdict() { awk "BEGIN { if ($1) print \"met\"; else print \"**missed**\" }"; }
 
 cpu_note() { # NAME: engage's CPU during the reads of an arm, medians
-    printf '; engage used %s of a core in its HTTP threads, %s in the writer, %s in the completer and checkpointer' \
-        "$(fmt %.2f "${R[$1.cpu_http]}")" "$(fmt %.2f "${R[$1.cpu_writer]}")" "$(fmt %.2f "${R[$1.cpu_aux]}")"
+    printf '; engage used %s of a core in its HTTP threads, %s in the writer, %s in the completer and checkpointer; the machine (clients, servers, kernel) %s of its %s cores' \
+        "$(fmt %.2f "${R[$1.cpu_http]}")" "$(fmt %.2f "${R[$1.cpu_writer]}")" "$(fmt %.2f "${R[$1.cpu_aux]}")" "$(fmt %.2f "${R[$1.cpu_machine]}")" "$NPROC"
+}
+# machine_per_write: at the fixed load, the machine's CPU (all processes and
+# the kernel) a read costs alone, and what each paced write adds on top of
+# the same reads: medians of the rounds
+machine_per_write() {
+    local rd wr
+    [ -n "${R[fro.cpu_machine]:-}" ] && [ -n "${R[fmixr.cpu_machine]:-}" ] || return 0
+    rd=$(calc "1e6 * ${R[fro.cpu_machine]} / ${R[fro.rps]}")
+    wr=$(calc "(1e6 * ${R[fmixr.cpu_machine]} - ${R[fmixr.rps]} * $rd) / ${R[fmixw.rps]}")
+    printf '; the machine spent %s µs of CPU a read alone and %s µs more for each write (%s reads)' \
+        "$(fmt %.1f "$rd")" "$(fmt %.0f "$wr")" "$(fmt %.1f "$(calc "$wr / $rd")")"
 }
 row() { # workload server conns name ratio_nginx ratio_prism ratio_json notes
     local n=$4
@@ -912,7 +938,7 @@ report() {
     run_note="median of $ROUNDS interleaved rounds"
     echo "## engage benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "- machine: $nproc cores, $cpu; $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; $(uname -r)"
+    echo "- machine: $nproc cores, $cpu; $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; $(uname -r); one thread waking another (bench/wakeup.c): $(fmt %.1f "${R[wake.cross.cpu]:-}") µs of CPU across the CPUs ($(fmt %.1f "${R[wake.cross.wall]:-}") µs wall), $(fmt %.1f "${R[wake.same.cpu]:-}") µs on one"
     echo "- engage $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{ print "wrk " $2 }'), Node $(node --version), SQLite $(sqlite3 --version | awk '{ print $1 }')"
     echo "- command: \`make bench\` (\`sh bench/run.sh\`), wrk -t$WTHREADS -c$CONNS -d${DUR}s --latency, client and servers on the same $nproc cores; total $(fmt %.0f "${R[total.s]}") s"
     echo "- other work on the machine: CPU $BUSY_START % busy in the second before the bench, $BUSY_END % in the second after it$( [ "$BUSY_START" -gt 10 ] || [ "$BUSY_END" -gt 10 ] && echo ' — **the machine was shared: figures are noisy**'); load average (1/5/15 min) at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg) (the bench's own load included)"
@@ -938,7 +964,7 @@ report() {
     row "nginx, static reads alone, in the same rounds" nginx "$CONNS" nro "$(fmt %.2f "$(calc "${R[nro.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds"
     row "nginx, static reads next to the same paced POST client (each POST answered at once: 301)" nginx "$CONNS" nmixr "$(fmt %.2f "$(calc "${R[nmixr.rps]} / ${R[nginx.rps]}")")" "" "" "median of $ROUNDS rounds; best p99 of the rounds ${R[nmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[nmixr.p99best]} / ${R[nro.p99best]}")") × nginx's best alone (${R[nro.p99best]} ms); the second client's own cost on 2 shared cores"
     row "read-only at a fixed load: the same reads paced at ${R[fixed.rate]}/s in all (a third of round 1's read-only rate)" engage "$CONNS" fro "" "" "" "$(errs fro)median of $ROUNDS rounds; the reference of the next row$(cpu_note fro)"
-    row "90/10 at a fixed load: the same paced reads next to the POST client paced at a ninth of their rate" engage "$CONNS" fmixr "" "" "" "$(errs fmixr)median of $ROUNDS rounds; best p99 of the rounds ${R[fmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[fmixr.p99best]} / ${R[fro.p99best]}")") × the best read-only one at this load (${R[fro.p99best]} ms); medians $(fmt %.2f "$(calc "${R[fmixr.p99]} / ${R[fro.p99]}")") ×$(cpu_note fmixr)"
+    row "90/10 at a fixed load: the same paced reads next to the POST client paced at a ninth of their rate" engage "$CONNS" fmixr "" "" "" "$(errs fmixr)median of $ROUNDS rounds; best p99 of the rounds ${R[fmixr.p99best]} ms, $(fmt %.2f "$(calc "${R[fmixr.p99best]} / ${R[fro.p99best]}")") × the best read-only one at this load (${R[fro.p99best]} ms); medians $(fmt %.2f "$(calc "${R[fmixr.p99]} / ${R[fro.p99]}")") ×$(cpu_note fmixr)$(machine_per_write)"
     row "90/10 at a fixed load: the writes (\`POST {base}/credentials\`, paced)" engage 64 fmixw "" "" "" "$(errs fmixw)writes are $(fmt %.1f "$(calc "100 * ${R[fmixw.rps]} / (${R[fmixw.rps]} + ${R[fmixr.rps]})")") % of all requests (medians)"
     row "\`POST {base}/credentials\`, each 201 durable" "**engage**" "$CONNS" post "" "" "" "$(errs post)**$(fmt %.2f "$(calc "${R[post.rps]} / ${R[bare.rps]}")") × the bare loop**; $run_note; $(fmt %.1f "${R[post.perbatch]:-}") writes per commit, $(fmt %.2f "${R[post.commitms]:-}") ms per commit"
     printf '| one credential-sized row per transaction, WAL, synchronous=FULL, same disk (bench/bare_insert.c) | bare SQLite loop | 1 | %s | | | | | | | median of %s × 5 s, before each POST round and after the last (%s) |\n' \
