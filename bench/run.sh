@@ -1006,6 +1006,9 @@ report() {
     mixv=$(verdict "$rmix <= 2")
     if [ "$mixv" != met ] && awk "BEGIN { exit !($roff > 2) }"; then
         mixv="missed, out of reach on this machine: with the writes sent to nginx the reads' p99 is already $(fmt %.2f "$roff") ×"
+    elif [ "$mixv" != met ] && awk "BEGIN { exit !(${R[rejr.p99best]} > 2 * ${R[ro.p99best]} && ${R[nfr.p99best]} > 2 * ${R[ro.p99best]}) }"; then
+        # Said, not excused: the floors are engage's own HTTP side.
+        mixv="**missed**; so are both of engage's floors that store nothing (POSTs rejected: $(fmt %.2f "$(calc "${R[rejr.p99best]} / ${R[ro.p99best]}")") ×; answered 405 before auth: $(fmt %.2f "$(calc "${R[nfr.p99best]} / ${R[ro.p99best]}")") ×)"
     fi
     # A reference in the slow mode in every round would pass anything.
     if awk "BEGIN { exit !(${R[ro.p99best]} > 2 * ${R[nro.p99best]}) }"; then
