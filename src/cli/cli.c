@@ -810,8 +810,9 @@ static const struct cmd cmds[] = {
      "Bulk-load N credentials into a tenant (for benchmarks and trials),\n"
      "through the same validation and store writes as the API, audit records\n"
      "included (C31), B per transaction (default 10000). User ids are\n"
-     "P-0 .. P-(U-1) in turn (default seed-, 1000 users); every credential\n"
-     "grants the access profile ID (default staff), which must exist.\n",
+     "P-0 .. P-(U-1) in turn (P defaults to seed: seed-0, seed-1, ...; U\n"
+     "to 1000); every credential grants the access profile ID (default\n"
+     "staff), which must exist.\n",
      seed_opts, cmd_seed},
     {"mcp", NULL, 0, "mcp",
      "Serve the API's operations as MCP tools (Model Context Protocol) on\n"
